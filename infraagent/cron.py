@@ -1,0 +1,60 @@
+"""Cron expressions: validation and next fire times, with time zones.
+
+This is the one home of ``croniter`` in the package. It holds pure functions only; the
+scheduler decides when to call them and the models use ``cron_problem`` to validate specs.
+It deliberately accepts only the classic five-field syntax (minute hour day month weekday),
+not croniter's seconds or year extensions, so a schedule means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import CroniterBadDateError, croniter
+
+_PROBE_START = datetime(2026, 1, 1, tzinfo=ZoneInfo("UTC"))
+_FIELD_NAMES = ("minute", "hour", "day of month", "month", "day of week")
+
+
+def cron_problem(expression: str) -> str | None:
+    """Return a plain sentence saying what is wrong with ``expression``, or None if valid."""
+    fields = expression.split()
+    if len(fields) != 5:
+        return (
+            f"cron expression {expression!r} has {len(fields)} fields; "
+            "expected 5 (minute hour day-of-month month day-of-week)"
+        )
+    for name, field in zip(_FIELD_NAMES, fields, strict=True):
+        probe = ["*"] * 5
+        probe[_FIELD_NAMES.index(name)] = field
+        if not croniter.is_valid(" ".join(probe)):
+            return f"cron expression {expression!r} has an invalid {name} field {field!r}"
+    if not croniter.is_valid(expression):
+        return f"cron expression {expression!r} is not valid"
+    try:
+        croniter(expression, _PROBE_START, max_years_between_matches=8).get_next(datetime)
+    except CroniterBadDateError:
+        return f"cron expression {expression!r} never fires (no matching date in 8 years)"
+    return None
+
+
+def timezone_problem(name: str) -> str | None:
+    """Return a plain sentence if ``name`` is not an IANA time zone, else None."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"{name!r} is not an IANA time zone name (for example UTC or Europe/Berlin)"
+    return None
+
+
+def next_fire_time(expression: str, after: datetime, timezone: str = "UTC") -> datetime:
+    """The first time strictly after ``after`` at which ``expression`` fires, in ``timezone``.
+
+    ``after`` must be timezone-aware; the result is aware, in ``timezone``.
+    """
+    if after.tzinfo is None:
+        raise ValueError("next_fire_time needs a timezone-aware datetime")
+    local = after.astimezone(ZoneInfo(timezone))
+    result: datetime = croniter(expression, local).get_next(datetime)
+    return result
