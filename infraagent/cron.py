@@ -9,6 +9,7 @@ not croniter's seconds or year extensions, so a schedule means the same thing ev
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, croniter
@@ -17,8 +18,12 @@ _PROBE_START = datetime(2026, 1, 1, tzinfo=ZoneInfo("UTC"))
 _FIELD_NAMES = ("minute", "hour", "day of month", "month", "day of week")
 
 
+@lru_cache(maxsize=4096)
 def cron_problem(expression: str) -> str | None:
-    """Return a plain sentence saying what is wrong with ``expression``, or None if valid."""
+    """Return a plain sentence saying what is wrong with ``expression``, or None if valid.
+
+    Cached: fleets repeat the same few expressions many times.
+    """
     fields = expression.split()
     if len(fields) != 5:
         return (

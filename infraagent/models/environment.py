@@ -171,7 +171,7 @@ class ObjectStorageRef(Model):
 
 
 class DataResourcesSpec(Model):
-    """Data agents must never mutate: any mutation of these, or in their namespaces, is denied."""
+    """Data agents must never mutate: a mutation of any of these is a data mutation."""
 
     backupMaxAge: Duration = Field("24h", description="Backups older than this are findings.")
     databases: list[DataResourceRef] = Field(
