@@ -490,3 +490,36 @@ def test_single_actions_file_is_validated_as_an_action_sheet(
     status, out, _ = run(capsys, str(tmp_path / "actions.yaml"))
     assert status == 1
     assert ":6:9: error: action id 'restart' is declared twice (first as entry 1)" in out
+
+
+BAD_TIERS = """\
+actions:
+  - id: wipe
+    description: Delete a volume claim
+    tier: data-mutation
+    kube: {verbs: [delete], resources: [persistentvolumeclaims], namespaces: ["*"]}
+  - id: poke
+    description: Poke something
+    tier: harmless
+    http: {methods: [POST], urls: ["https://example.com/*"]}
+"""
+
+
+def test_bad_action_tiers_are_errors_at_their_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base_fleet(tmp_path)
+    write(tmp_path, {"skills/probe/actions.yaml": BAD_TIERS})
+    monkeypatch.chdir(tmp_path)
+    status, out, _ = run(capsys, "skills/probe/actions.yaml")
+    assert status == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("skills/probe/actions.yaml:4:11: error: tier 'data-mutation'")
+    assert "never automated" in lines[0]
+    assert lines[1].startswith("skills/probe/actions.yaml:8:11: error:")
+    assert "read, service-mutation, destructive-mutation" in lines[1].replace("'", "")
+    status, out, _ = run(capsys, "skills/probe/actions.yaml", "--format", "github")
+    assert [line.split("::")[1].split(",title")[0] for line in out.splitlines()[:2]] == [
+        "error file=skills/probe/actions.yaml,line=4,col=11",
+        "error file=skills/probe/actions.yaml,line=8,col=11",
+    ]
