@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from infraagent import __version__
-from infraagent.cli import crds, validate
+from infraagent.cli import crds, guardrails, validate
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     validate.register(commands)
     crds.register(commands)
+    guardrails.register(commands)
     return parser
 
 
