@@ -59,7 +59,16 @@ def evaluate(
         if not requests:
             return deny("parse/syntax", "the call does not contain any request")
         verdicts = [v for request in requests for v in _judge(request, policy, state, now)]
-        return dataclasses.replace(strictest(verdicts), requests=tuple(requests))
+        worst = strictest(verdicts)
+        return Verdict(
+            worst.decision,
+            worst.tier,
+            worst.rule,
+            worst.reason,
+            worst.action,
+            tuple(requests),
+            worst.escalate,
+        )
     except Exception as exc:
         return deny("engine/internal-error", f"the guardrails could not judge this call ({exc!r})")
 
@@ -80,12 +89,10 @@ def _judge(
 def _judge_kube(
     request: KubeRequest, policy: Policy, state: CooldownState, now: datetime
 ) -> list[Verdict]:
-    verdicts = []
-    for candidate in policy.mapper.resolve_request(request):
-        info = policy.mapper.by_group_resource(candidate.group or "", candidate.resource)
-        if info is not None:
-            scoped = _scoped(candidate, info)
-            verdicts.append(_judge_resolved(scoped, info, policy, state, now))
+    verdicts = [
+        _judge_resolved(resolved, info, policy, state, now)
+        for resolved, info in policy.mapper.resolve_scoped(request)
+    ]
     if verdicts:
         return verdicts
     if is_read(request):
@@ -97,15 +104,6 @@ def _judge_kube(
             "know, so a mutation of it cannot be judged",
         )
     ]
-
-
-def _scoped(request: KubeRequest, info: ResourceInfo) -> KubeRequest:
-    """The request with its namespace made explicit ("default" when a namespaced one has none)."""
-    namespace = None
-    if info.namespaced and not request.all_namespaces:
-        namespace = request.namespace or "default"
-    all_namespaces = request.all_namespaces and info.namespaced
-    return dataclasses.replace(request, namespace=namespace, all_namespaces=all_namespaces)
 
 
 def _judge_resolved(

@@ -26,6 +26,7 @@ _DATA_RULES: Final = {
     ("snapshot.storage.k8s.io", "volumesnapshots"): "data-protection/snapshot-delete",
     ("snapshot.storage.k8s.io", "volumesnapshotcontents"): "data-protection/snapshot-delete",
 }
+_WATCHED: Final = frozenset({("apps", "statefulsets"), ("velero.io", "deletebackuprequests")})
 _PROTECTION_FINALIZERS: Final = {
     ("", "persistentvolumeclaims"): "kubernetes.io/pvc-protection",
     ("", "persistentvolumes"): "kubernetes.io/pv-protection",
@@ -67,6 +68,8 @@ def classify(request: KubeRequest, facts: BodyFacts, namespaced: bool) -> Classi
 
 def _data_mutation(request: KubeRequest, facts: BodyFacts) -> Refusal | None:
     key = (request.group or "", request.resource)
+    if not (key in DATA_KINDS or facts.reclaim_delete or facts.claims_deleted or key in _WATCHED):
+        return None
     what = request.summary()
     if request.verb in _DELETES and key in DATA_KINDS:
         rule = _DATA_RULES.get(key, "data-protection/data-operator-delete")
@@ -162,9 +165,20 @@ def _touches_namespace(request: KubeRequest, namespace: str) -> bool:
     return request.all_namespaces and "drain" not in request.options
 
 
+def _suspicious(facts: BodyFacts) -> bool:
+    return bool(
+        facts.privileged
+        or facts.host_namespaces
+        or facts.host_path
+        or facts.added_capabilities
+        or facts.service_accounts
+        or facts.secret_types
+    )
+
+
 def workload_refusal(request: KubeRequest, facts: BodyFacts) -> Refusal | None:
     """Refuse bodies that escape to the node or borrow another identity."""
-    if is_read(request):
+    if is_read(request) or not _suspicious(facts):
         return None
     what = request.summary()
     if facts.privileged:

@@ -19,6 +19,7 @@ from infraagent.guardrails.http_rules import (
     HttpEndpoint,
     HttpPolicy,
     endpoint_from_url,
+    matching_endpoint,
 )
 from infraagent.guardrails.restmapper import RestMapper
 from infraagent.guardrails.verdict import TIER_ORDER
@@ -145,6 +146,12 @@ class Policy:
 
     def action(self, qualified_id: str) -> CompiledAction | None:
         return self._by_id.get(qualified_id)
+
+    def credential_for(self, request: HttpRequest) -> str | None:
+        """The credential to inject: only that of the endpoint with this exact scheme, host
+        and port (and a path under its base). Never a prefix match on the URL text."""
+        endpoint = matching_endpoint(request, self.http)
+        return endpoint.credential if endpoint else None
 
 
 def ceiling_covers(action: CompiledAction, tier: Tier) -> bool:

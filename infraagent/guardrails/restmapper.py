@@ -17,7 +17,6 @@ Discovery itself (the API calls) is not done here: this module is pure.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
@@ -120,15 +119,37 @@ class RestMapper:
                 candidates = self._qualified.get(key, ())
         version = request.version or version
         return tuple(
-            dataclasses.replace(
-                request,
-                resource=c.resource,
-                group=c.group,
-                version=version or c.version,
-                resolved=True,
+            request.resolved_as(
+                c.resource, c.group, version or c.version, request.namespace, request.all_namespaces
             )
             for c in candidates
         )
+
+    def resolve_scoped(self, request: KubeRequest) -> tuple[tuple[KubeRequest, ResourceInfo], ...]:
+        """Like ``resolve_request``, with the scope made explicit, paired with each resource.
+
+        A namespaced resource without a namespace gets ``default``; a cluster-scoped one
+        loses any namespace (kubectl ignores ``-n`` for it) and ``all_namespaces``.
+        """
+        pairs = []
+        for candidate in self.resolve_request(request):
+            info = self.by_group_resource(candidate.group or "", candidate.resource)
+            if info is None:
+                continue
+            all_namespaces = request.all_namespaces and info.namespaced
+            namespace = None
+            if info.namespaced and not all_namespaces:
+                namespace = request.namespace or "default"
+            if namespace != candidate.namespace or all_namespaces != candidate.all_namespaces:
+                candidate = candidate.resolved_as(  # noqa: PLW2901 - the scoped candidate
+                    candidate.resource,
+                    info.group,
+                    candidate.version or info.version,
+                    namespace,
+                    all_namespaces,
+                )
+            pairs.append((candidate, info))
+        return tuple(pairs)
 
     def _lookup_uncached(self, token: str) -> tuple[_Candidates, str | None]:
         """(candidates, explicit version or None) for a lower-cased token."""
