@@ -134,6 +134,11 @@ def get(ctx: Ctx) -> list[KubeRequest]:
 def describe(ctx: Ctx) -> list[KubeRequest]:
     """``describe``: get with a name (kubectl also tries it as a prefix), else list."""
     _int_flags(ctx, "chunk-size")
+    return _get_or_list_targets(ctx)
+
+
+def _get_or_list_targets(ctx: Ctx) -> list[KubeRequest]:
+    """A get of every named target, a list of every bare type."""
     chosen = select(parse_targets(ctx.args.positionals), ctx.args, allow_bare_type=True)
     return [
         ctx.req(
@@ -225,13 +230,4 @@ def api_resources(ctx: Ctx) -> list[KubeRequest]:
 def rollout_read(ctx: Ctx) -> list[KubeRequest]:
     """``rollout status|history``: reads of the workload (list when only a type is given)."""
     _int_flags(ctx, "revision")
-    chosen = select(parse_targets(ctx.args.positionals), ctx.args, allow_bare_type=True)
-    return [
-        ctx.req(
-            "get" if target.name else "list",
-            target.resource,
-            target.name,
-            label_selector=chosen.selector,
-        )
-        for target in chosen.targets
-    ]
+    return _get_or_list_targets(ctx)
