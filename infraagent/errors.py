@@ -16,3 +16,24 @@ class DefinitionError(InfraAgentError):
 
 class UsageError(InfraAgentError):
     """The command line was used wrongly (exit status 2)."""
+
+
+class ProviderError(InfraAgentError):
+    """A model provider failed. ``retryable`` says whether trying again could help."""
+
+    def __init__(self, message: str, *, retryable: bool = False, status: int | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+
+
+class ProviderAuthError(ProviderError):
+    """The provider refused the credentials (401/403): fails at once."""
+
+
+class ProviderModelNotFound(ProviderError):
+    """The provider does not know the model (404 / model_not_found): fails at once."""
+
+
+class ProviderResponseError(ProviderError):
+    """The provider answered with something that is not a usable completion."""

@@ -8,8 +8,17 @@ It deliberately holds plain values only and opens nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
+
+_KEY_VARIABLES: Final = {
+    "anthropic": "ANTHROPIC_API_KEY",
+    "openai": "OPENAI_API_KEY",
+    "openai-compatible": "INFRAAGENT_LLM_API_KEY",
+    "ollama": "INFRAAGENT_LLM_API_KEY",
+    "vllm": "INFRAAGENT_LLM_API_KEY",
+}
 
 
 @dataclass(frozen=True)
@@ -21,9 +30,20 @@ class Settings:
     """
 
     github_step_summary: Path | None = None
+    llm_api_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
-        """Read the settings from ``environ``; an empty variable counts as unset."""
+        """Read the settings from ``environ``; an empty variable counts as unset.
+
+        ``llm_api_keys`` maps a provider to its key for local runs (``infraagent run``):
+        ``ANTHROPIC_API_KEY``, ``OPENAI_API_KEY``, and ``INFRAAGENT_LLM_API_KEY`` for any
+        OpenAI-compatible server. In a cluster keys come from Secrets instead.
+        """
         summary = environ.get("GITHUB_STEP_SUMMARY", "").strip()
-        return cls(github_step_summary=Path(summary) if summary else None)
+        keys = {
+            provider: environ[name].strip()
+            for provider, name in _KEY_VARIABLES.items()
+            if environ.get(name, "").strip()
+        }
+        return cls(github_step_summary=Path(summary) if summary else None, llm_api_keys=keys)

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from infraagent import __version__
-from infraagent.cli import crds, guardrails, validate
+from infraagent.cli import crds, guardrails, run, validate
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.register(commands)
     crds.register(commands)
     guardrails.register(commands)
+    run.register(commands)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""Load one agent with its environment and its skills' Action Sheets, for judging calls.
+"""Load one agent with its environment and its skills (instructions and Action Sheets).
 
 Used by ``infraagent guardrails check`` (and later by ``infraagent run``): unlike a fleet
 load it takes explicit files, and resolves every skill of the agent by name in one
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from infraagent.loading.documents import check_action_sheet
+from infraagent.loading.documents import check_action_sheet, check_skill_md
 from infraagent.loading.fleet import Source, load
 from infraagent.models import ActionSheet, AgentEnvironment, Diagnostic, InfraAgent
 from infraagent.models.diagnostics import DiagnosticSeverity
@@ -25,6 +25,7 @@ class AgentBundle:
     agent: InfraAgent | None = None
     environment: AgentEnvironment | None = None
     sheets: dict[str, ActionSheet] = field(default_factory=dict)
+    instructions: dict[str, str] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     @property
@@ -63,6 +64,13 @@ def _load_sheet(folder: Path, name: str, bundle: AgentBundle) -> None:
     if not folder.is_dir():
         bundle.diagnostics.append(_problem(str(folder), f"skill {name!r} has no folder here"))
         return
+    skill_md = folder / "SKILL.md"
+    if skill_md.is_file():
+        text, diagnostics = check_skill_md(
+            skill_md.read_text(encoding="utf-8"), str(skill_md), name
+        )
+        bundle.diagnostics.extend(diagnostics)
+        bundle.instructions[name] = text.body
     if not sheet_path.is_file():
         return
     sheet, diagnostics = check_action_sheet(sheet_path.read_text(encoding="utf-8"), str(sheet_path))

@@ -59,6 +59,7 @@ class KindSpec:
     description: str
     columns: tuple[Column, ...] = field(default_factory=tuple)
     name_max_length: int = 253
+    rules: tuple[Schema, ...] = ()
 
     @property
     def crd_name(self) -> str:
@@ -124,6 +125,19 @@ KIND_SPECS: Final = (
         spec_model=AgentRunSpec,
         status_model=AgentRunStatus,
         description="The immutable audit record of one agent run.",
+        rules=(
+            {
+                # On .status alone the rule is not evaluated when the status is removed,
+                # so the root guards a finished status against deletion too.
+                "rule": (
+                    "!has(oldSelf.status) || !has(oldSelf.status.phase) || "
+                    "!(oldSelf.status.phase in "
+                    "['Succeeded', 'Failed', 'Escalated', 'Blocked', 'Interrupted']) || "
+                    "(has(self.status) && self.status == oldSelf.status)"
+                ),
+                "message": "a finished AgentRun's status is final",
+            },
+        ),
         columns=(
             Column("Agent", ".spec.agentRef", description="Agent"),
             Column("Phase", ".status.phase", description="Phase"),
@@ -208,6 +222,8 @@ def crd(spec: KindSpec) -> Schema:
             "status": model_schema(spec.status_model),
         },
     }
+    if spec.rules:
+        root["x-kubernetes-validations"] = list(spec.rules)
     columns = [
         {
             "name": c.name,

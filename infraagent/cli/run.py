@@ -1,0 +1,159 @@
+"""``infraagent run AGENT_FILE``: run one agent once, locally, and show every step.
+
+    infraagent run AGENT_FILE [--environment FILE] [--skills DIR] [--model-tiers FILE]
+                   [--llm scripted:SCRIPT | tier] [--output FILE]
+
+``--llm scripted:SCRIPT`` serves the model from a local scripted server (no API key,
+no network); the default ``tier`` uses the agent's tier from ``--model-tiers`` with a
+key from the environment (``settings``). Without a cluster, allowed tool calls are judged
+and recorded but not executed. The AgentRun is written as YAML (``--output`` or stdout
+after the report). Exit 0 when the run succeeded, 1 when it ended otherwise, 2 on usage
+errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infraagent.errors import UsageError
+from infraagent.loading.bundle import AgentBundle, load_bundle
+from infraagent.loading.fleet import Source, load
+from infraagent.models import InfraAgent, ModelTierConfig
+from infraagent.models.agentrun import AgentRun, LedgerEntry, RunPhase
+from infraagent.models.modeltier import Provider, TierMapping
+from infraagent.providers import ProviderConfig, make_provider
+from infraagent.providers.scripted import ScriptedServer, load_script
+from infraagent.redaction import Redactor
+from infraagent.runtime.assemble import agent_input, run_settings
+from infraagent.runtime.loop import RunPorts, run_agent
+from infraagent.runtime.offline import OfflineExecutor
+from infraagent.runtime.record import run_status
+from infraagent.settings import Settings
+
+
+class _SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def register(commands: Any) -> None:
+    """Add the ``run`` command."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "run", help="run one agent once, locally", description=__doc__
+    )
+    parser.add_argument("agent", type=Path, metavar="AGENT_FILE")
+    parser.add_argument("--environment", type=Path, help="an AgentEnvironment YAML file")
+    parser.add_argument("--skills", type=Path, default=Path("skills"), help="skills directory")
+    parser.add_argument("--model-tiers", type=Path, help="a ModelTierConfig YAML file")
+    parser.add_argument("--llm", default="tier", help="'scripted:SCRIPT' or 'tier' (default)")
+    parser.add_argument("--output", type=Path, help="write the AgentRun YAML here")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load, run, show, record."""
+    bundle = load_bundle(args.agent, args.environment, args.skills)
+    for problem in bundle.diagnostics:
+        print(f"{problem.file}:{problem.line}:{problem.column}: {problem.message}", file=sys.stderr)
+    if not bundle.ok or bundle.agent is None:
+        return 2
+    try:
+        tier = _tier(bundle.agent, args.model_tiers)
+        with ExitStack() as stack:
+            config = _provider_config(args.llm, tier, stack, Settings.from_environ(os.environ))
+            return _run(bundle, tier, config, args.output)
+    except UsageError as error:
+        print(f"infraagent run: {error}", file=sys.stderr)
+        return 2
+
+
+def _tier(agent: InfraAgent, path: Path | None) -> TierMapping | None:
+    if path is None:
+        return None
+    fleet, diagnostics = load([Source.from_argument(str(path))])
+    configs = [d.model for d in fleet.definitions if isinstance(d.model, ModelTierConfig)]
+    if diagnostics or len(configs) != 1:
+        raise UsageError(f"{path} does not hold exactly one valid ModelTierConfig")
+    return configs[0].spec.tier(agent.spec.model.tier)
+
+
+def _provider_config(
+    llm: str, tier: TierMapping | None, stack: ExitStack, settings: Settings
+) -> ProviderConfig:
+    if llm.startswith("scripted:"):
+        server = stack.enter_context(ScriptedServer(load_script(llm.removeprefix("scripted:"))))
+        model = tier.model if tier else "scripted"
+        return ProviderConfig(Provider.ANTHROPIC, model, endpoint=server.url, timeout_seconds=30)
+    if llm != "tier":
+        raise UsageError(f"--llm takes 'scripted:SCRIPT' or 'tier', not {llm!r}")
+    if tier is None:
+        raise UsageError("--model-tiers must map the agent's tier to use a real model")
+    key = settings.llm_api_keys.get(tier.provider.value)
+    if key is None and tier.provider is not Provider.OLLAMA:
+        raise UsageError(f"no API key for {tier.provider.value} in the environment")
+    headers = tier.auth.headers if tier.auth else {}
+    return ProviderConfig(tier.provider, tier.model, tier.endpoint, key, headers)
+
+
+def _run(
+    bundle: AgentBundle, tier: TierMapping | None, config: ProviderConfig, output: Path | None
+) -> int:
+    agent = bundle.agent
+    assert agent is not None
+    inputs = agent_input(agent, bundle.environment, bundle.sheets, bundle.instructions)
+    redactor = Redactor.with_values(config.secrets())
+    ports = RunPorts(make_provider(config), OfflineExecutor(), redactor, _SystemClock(), _show)
+    print(
+        f"{agent.spec.emoji or '🤖'} {agent.metadata.name}: {config.provider.value}/{config.model}"
+    )
+    result = run_agent(inputs, run_settings(agent, tier, config.model), ports)
+    status = run_status(result, tier)
+    print(
+        f"\n== {status.phase.value if status.phase else '?'} ({status.reason})\n{status.report}\n"
+    )
+    record = _agent_run(agent, f"{config.provider.value}/{config.model}").model_copy(
+        update={"status": status}
+    )
+    text = yaml.safe_dump(
+        record.model_dump(mode="json", exclude_none=True), sort_keys=False, allow_unicode=True
+    )
+    if output:
+        output.write_text(text, encoding="utf-8")
+        print(f"AgentRun written to {output}")
+    else:
+        print(text)
+    return 0 if status.phase in (RunPhase.SUCCEEDED, RunPhase.ESCALATED) else 1
+
+
+def _agent_run(agent: InfraAgent, model: str) -> AgentRun:
+    return AgentRun.model_validate(
+        {
+            "apiVersion": "core.infraagent.io/v1alpha1",
+            "kind": "AgentRun",
+            "metadata": {
+                "generateName": f"{agent.metadata.name}-",
+                "namespace": agent.metadata.namespace,
+            },
+            "spec": {
+                "agentRef": agent.metadata.name,
+                "environmentRef": agent.spec.environmentRef,
+                "trigger": "manual",
+                "modelUsed": model,
+                "autonomy": agent.spec.guardrails.autonomy,
+            },
+        }
+    )
+
+
+def _show(entry: LedgerEntry) -> None:
+    what = "; ".join(entry.requests) or entry.tool
+    tier = entry.tier.value if entry.tier else "-"
+    print(f"  [{entry.seq}] {entry.decision.value:7} {tier:20} {what}  ({entry.rule})")
