@@ -49,6 +49,8 @@ FINAL_TURN: Final = (
     "the report and the findings JSON block."
 )
 MIN_FINAL_OUTPUT: Final = 256
+BUDGET_MARGIN: Final = 1.15
+BUDGET_ALLOWANCE: Final = 64
 
 
 @dataclass(frozen=True)
@@ -172,14 +174,19 @@ def _fitting_request(run: _Run, final: bool) -> CompletionRequest | None:
         settings.token_budget - run.result.usage.input_tokens - run.result.usage.output_tokens
     )
     request = _request(run, final, settings.max_output_tokens)
-    cost = request_tokens(request)
+    cost = _input_cost(request)
     if cost + request.max_output_tokens <= remaining:
         return request
-    final_request = _request(run, True, remaining - cost)
-    final_cost = request_tokens(final_request)
+    final_cost = _input_cost(_request(run, True, remaining - cost))
     if remaining - final_cost >= MIN_FINAL_OUTPUT:
         return _request(run, True, remaining - final_cost)
     return None
+
+
+def _input_cost(request: CompletionRequest) -> int:
+    """The estimate with a safety margin: providers count the wire format (bigger than our
+    estimate by a few percent) with their own tokenizers."""
+    return int(request_tokens(request) * BUDGET_MARGIN) + BUDGET_ALLOWANCE
 
 
 def _request(run: _Run, final: bool, max_output: int) -> CompletionRequest:

@@ -183,3 +183,21 @@ def test_faults_end_in_retries_or_a_clean_failure(provider: Provider) -> None:
     assert [e.rule for e in result.ledger] == ["parse/invalid-input", "parse/unknown-tool"]
     assert (result.phase, result.reason) == (RunPhase.FAILED, "ProviderError")
     assert "sk-test-key" not in result.report
+
+
+@pytest.mark.parametrize("budget", [6_000, 9_000, 15_000, 30_000])
+@pytest.mark.parametrize("provider", PROVIDERS, ids=lambda p: p.value)
+def test_the_token_budget_is_never_exceeded(provider: Provider, budget: int) -> None:
+    """Counted the way the server counts them, not the way the loop estimates them."""
+    turns = [{"tool_calls": [k(f"get pods -n backstage -l r={i}")]} for i in range(30)]
+    with serving(turns) as server:
+        result = run_with(
+            provider, server, Tools(output="line\n" * 2000), iterations=30, budget=budget
+        )
+    assert result.usage.input_tokens + result.usage.output_tokens <= budget
+    assert (result.phase, result.reason) in {
+        (RunPhase.FAILED, "BudgetExhausted"),
+        (RunPhase.SUCCEEDED, "Completed"),
+    }
+    if result.phase is RunPhase.FAILED:
+        assert "token budget" in result.report
