@@ -28,8 +28,8 @@ from infraagent.loading.bundle import AgentBundle, load_bundle
 from infraagent.loading.fleet import Source, load
 from infraagent.models import InfraAgent, ModelTierConfig
 from infraagent.models.agentrun import AgentRun, LedgerEntry, RunPhase
-from infraagent.models.modeltier import Provider, TierMapping
-from infraagent.providers import ProviderConfig, make_provider
+from infraagent.models.modeltier import AuthType, Provider, ProviderAuthSpec, TierMapping
+from infraagent.providers import ProviderConfig, config_for_tier, make_provider
 from infraagent.providers.scripted import ScriptedServer, load_script
 from infraagent.redaction import Redactor
 from infraagent.runtime.assemble import agent_input, run_settings
@@ -66,28 +66,36 @@ def run(args: argparse.Namespace) -> int:
     if not bundle.ok or bundle.agent is None:
         return 2
     try:
-        tier = _tier(bundle.agent, args.model_tiers)
+        tiers = _tier(bundle.agent, args.model_tiers)
         with ExitStack() as stack:
-            config = _provider_config(args.llm, tier, stack, Settings.from_environ(os.environ))
-            return _run(bundle, tier, config, args.output)
+            config = _provider_config(args.llm, tiers, stack, Settings.from_environ(os.environ))
+            return _run(bundle, tiers[0], config, args.output)
     except UsageError as error:
         print(f"infraagent run: {error}", file=sys.stderr)
         return 2
 
 
-def _tier(agent: InfraAgent, path: Path | None) -> TierMapping | None:
+def _tier(
+    agent: InfraAgent, path: Path | None
+) -> tuple[TierMapping | None, ProviderAuthSpec | None]:
+    """The agent's tier mapping and the config's default auth (None, None without a file)."""
     if path is None:
-        return None
+        return None, None
     fleet, diagnostics = load([Source.from_argument(str(path))])
     configs = [d.model for d in fleet.definitions if isinstance(d.model, ModelTierConfig)]
     if diagnostics or len(configs) != 1:
         raise UsageError(f"{path} does not hold exactly one valid ModelTierConfig")
-    return configs[0].spec.tier(agent.spec.model.tier)
+    spec = configs[0].spec
+    return spec.tier(agent.spec.model.tier), spec.defaultAuth
 
 
 def _provider_config(
-    llm: str, tier: TierMapping | None, stack: ExitStack, settings: Settings
+    llm: str,
+    tiers: tuple[TierMapping | None, ProviderAuthSpec | None],
+    stack: ExitStack,
+    settings: Settings,
 ) -> ProviderConfig:
+    tier, default_auth = tiers
     if llm.startswith("scripted:"):
         server = stack.enter_context(ScriptedServer(load_script(llm.removeprefix("scripted:"))))
         model = tier.model if tier else "scripted"
@@ -96,11 +104,12 @@ def _provider_config(
         raise UsageError(f"--llm takes 'scripted:SCRIPT' or 'tier', not {llm!r}")
     if tier is None:
         raise UsageError("--model-tiers must map the agent's tier to use a real model")
+    auth = tier.auth or default_auth
     key = settings.llm_api_keys.get(tier.provider.value)
-    if key is None and tier.provider is not Provider.OLLAMA:
+    if auth is not None and auth.type is AuthType.API_KEY and key is None:
         raise UsageError(f"no API key for {tier.provider.value} in the environment")
-    headers = tier.auth.headers if tier.auth else {}
-    return ProviderConfig(tier.provider, tier.model, tier.endpoint, key, headers)
+    secret = {auth.secretKey: key} if auth is not None and key is not None else {}
+    return config_for_tier(tier, default_auth, secret)
 
 
 def _run(

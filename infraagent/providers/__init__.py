@@ -20,7 +20,8 @@ from importlib import import_module
 from types import MappingProxyType
 from typing import cast
 
-from infraagent.models.modeltier import Provider
+from infraagent.errors import UsageError
+from infraagent.models.modeltier import AuthType, Provider, ProviderAuthSpec, TierMapping
 from infraagent.ports import ModelProvider
 from infraagent.providers.retry import RetryPolicy
 
@@ -71,6 +72,36 @@ _MODULES = {
     Provider.OLLAMA: ("infraagent.providers.openai", "OpenAIProvider"),
     Provider.VLLM: ("infraagent.providers.openai", "OpenAIProvider"),
 }
+
+
+def config_for_tier(
+    tier: TierMapping,
+    default_auth: ProviderAuthSpec | None,
+    secret: Mapping[str, str],
+    *,
+    timeout_seconds: float = 120.0,
+) -> ProviderConfig:
+    """The provider configuration of a tier, given the data of its auth Secret.
+
+    ``apiKey`` takes the key named ``secretKey``; ``custom`` turns every Secret key into a
+    header; ``none`` sends no credentials. The tier's own ``auth`` wins over the default.
+    Error messages name the Secret and key, never a value.
+    """
+    auth = tier.auth or default_auth
+    headers = dict(auth.headers) if auth else {}
+    key: str | None = None
+    if auth is not None and auth.type is AuthType.API_KEY:
+        key = secret.get(auth.secretKey)
+        if not key:
+            where = f"{auth.secretNamespace}/{auth.secretRef}"
+            raise UsageError(
+                f"Secret {where} has no key {auth.secretKey!r} for tier {tier.tier.value}"
+            )
+    elif auth is not None and auth.type is AuthType.CUSTOM:
+        headers.update(secret)
+    return ProviderConfig(
+        tier.provider, tier.model, tier.endpoint, key, headers, timeout_seconds=timeout_seconds
+    )
 
 
 def make_provider(
