@@ -12,6 +12,8 @@ It knows no SDK and does no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from infraagent.providers.retry import Failure, retry_after_seconds
@@ -107,3 +109,33 @@ def _inner(body: object) -> Mapping[str, object] | None:
 def _short(detail: str) -> str:
     flat = " ".join(detail.split())
     return flat if len(flat) <= _DETAIL_LIMIT else flat[: _DETAIL_LIMIT - 1] + "…"
+
+
+@dataclass(frozen=True)
+class SdkErrors:
+    """The exception classes of one SDK that ``sdk_failure`` tells apart."""
+
+    status: type[Exception]
+    timeout: type[Exception]
+    connection: type[Exception]
+    other: tuple[type[Exception], ...]
+
+
+def sdk_failure(errors: SdkErrors, where: str, timeout: float, exc: Exception) -> Failure | None:
+    """What an SDK exception means for retrying; None for an exception of no SDK."""
+    if isinstance(exc, errors.status):
+        failed: Any = exc
+        return status_failure(
+            where,
+            failed.status_code,
+            error_detail(failed.body, failed.message),
+            error_code(failed.body),
+            failed.response.headers,
+        )
+    if isinstance(exc, errors.timeout):
+        return timeout_failure(where, timeout)
+    if isinstance(exc, errors.connection):
+        return connection_failure(where, str(exc.__cause__ or exc))
+    if isinstance(exc, errors.other):
+        return response_failure(where, f"{type(exc).__name__}: {exc}")
+    return None

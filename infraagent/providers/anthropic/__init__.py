@@ -24,14 +24,10 @@ from infraagent.models.conversation import Completion, CompletionRequest
 from infraagent.providers.anthropic.translate import to_completion, to_request
 from infraagent.providers.endpoints import anthropic_base_url
 from infraagent.providers.failures import (
-    connection_failure,
+    SdkErrors,
     describe,
-    error_code,
-    error_detail,
-    response_failure,
     scrub,
-    status_failure,
-    timeout_failure,
+    sdk_failure,
 )
 from infraagent.providers.retry import Failure, RetryPolicy, run_with_retries
 
@@ -100,26 +96,16 @@ class AnthropicProvider:
         self._client.close()
 
     def _classify(self, exc: Exception) -> Failure | None:
-        failure = _failure(self._where, self._config.timeout_seconds, exc)
+        failure = sdk_failure(_ERRORS, self._where, self._config.timeout_seconds, exc)
         return None if failure is None else scrub(failure, self._config.secrets())
 
 
-def _failure(where: str, timeout: float, exc: Exception) -> Failure | None:
-    if isinstance(exc, anthropic.APIStatusError):
-        return status_failure(
-            where,
-            exc.status_code,
-            error_detail(exc.body, exc.message),
-            error_code(exc.body),
-            exc.response.headers,
-        )
-    if isinstance(exc, anthropic.APITimeoutError):
-        return timeout_failure(where, timeout)
-    if isinstance(exc, anthropic.APIConnectionError):
-        return connection_failure(where, str(exc.__cause__ or exc))
-    if isinstance(exc, anthropic.AnthropicError):
-        return response_failure(where, f"{type(exc).__name__}: {exc}")
-    return None
+_ERRORS = SdkErrors(
+    anthropic.APIStatusError,
+    anthropic.APITimeoutError,
+    anthropic.APIConnectionError,
+    (anthropic.AnthropicError,),
+)
 
 
 __all__ = ["AnthropicProvider"]

@@ -29,14 +29,10 @@ from infraagent.models.conversation import Completion, CompletionRequest
 from infraagent.models.modeltier import Provider
 from infraagent.providers.endpoints import openai_base_url
 from infraagent.providers.failures import (
-    connection_failure,
+    SdkErrors,
     describe,
-    error_code,
-    error_detail,
-    response_failure,
     scrub,
-    status_failure,
-    timeout_failure,
+    sdk_failure,
 )
 from infraagent.providers.openai.translate import (
     EmptyAnswer,
@@ -112,26 +108,16 @@ class OpenAIProvider:
         self._client.close()
 
     def _classify(self, exc: Exception) -> Failure | None:
-        failure = _failure(self._where, self._config.timeout_seconds, exc)
+        failure = sdk_failure(_ERRORS, self._where, self._config.timeout_seconds, exc)
         return None if failure is None else scrub(failure, self._config.secrets())
 
 
-def _failure(where: str, timeout: float, exc: Exception) -> Failure | None:
-    if isinstance(exc, openai.APIStatusError):
-        return status_failure(
-            where,
-            exc.status_code,
-            error_detail(exc.body, exc.message),
-            error_code(exc.body),
-            exc.response.headers,
-        )
-    if isinstance(exc, openai.APITimeoutError):
-        return timeout_failure(where, timeout)
-    if isinstance(exc, openai.APIConnectionError):
-        return connection_failure(where, str(exc.__cause__ or exc))
-    if isinstance(exc, openai.OpenAIError | EmptyAnswer):
-        return response_failure(where, f"{type(exc).__name__}: {exc}")
-    return None
+_ERRORS = SdkErrors(
+    openai.APIStatusError,
+    openai.APITimeoutError,
+    openai.APIConnectionError,
+    (openai.OpenAIError, EmptyAnswer),
+)
 
 
 __all__ = ["OpenAIProvider"]
