@@ -1,7 +1,7 @@
-"""Cron expressions: validation and next fire times, with time zones.
+"""Cron expressions and time zones: validation of the five-field syntax.
 
 This is the one home of ``croniter`` in the package. It holds pure functions only; the
-scheduler decides when to call them and the models use ``cron_problem`` to validate specs.
+models use them to validate specs (the scheduler will use croniter through here too).
 It deliberately accepts only the classic five-field syntax (minute hour day month weekday),
 not croniter's seconds or year extensions, so a schedule means the same thing everywhere.
 """
@@ -51,15 +51,3 @@ def timezone_problem(name: str) -> str | None:
     except (ZoneInfoNotFoundError, ValueError):
         return f"{name!r} is not an IANA time zone name (for example UTC or Europe/Berlin)"
     return None
-
-
-def next_fire_time(expression: str, after: datetime, timezone: str = "UTC") -> datetime:
-    """The first time strictly after ``after`` at which ``expression`` fires, in ``timezone``.
-
-    ``after`` must be timezone-aware; the result is aware, in ``timezone``.
-    """
-    if after.tzinfo is None:
-        raise ValueError("next_fire_time needs a timezone-aware datetime")
-    local = after.astimezone(ZoneInfo(timezone))
-    result: datetime = croniter(expression, local).get_next(datetime)
-    return result

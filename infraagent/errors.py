@@ -10,10 +10,6 @@ class InfraAgentError(Exception):
     """Base class of every error InfraAgent raises on purpose."""
 
 
-class DefinitionError(InfraAgentError):
-    """A fleet definition (agent, environment, skill, model tiers) is invalid."""
-
-
 class UsageError(InfraAgentError):
     """The command line was used wrongly (exit status 2)."""
 

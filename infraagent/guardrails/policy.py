@@ -9,7 +9,7 @@ immutable and holds no clock; cooldown state is passed to the engine separately.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
@@ -132,7 +132,6 @@ class Policy:
     http: HttpPolicy
     mapper: RestMapper
     operator_namespace: str = DEFAULT_OPERATOR_NAMESPACE
-    _by_id: Mapping[str, CompiledAction] = field(default_factory=dict, repr=False)
 
     def permitting(self, request: CanonicalRequest, namespaced: bool) -> Iterator[CompiledAction]:
         """Actions whose matchers all match ``request``, in file order."""
@@ -143,9 +142,6 @@ class Policy:
         if self.denied.matches(action):
             return False
         return not self.allowed.patterns or self.allowed.matches(action)
-
-    def action(self, qualified_id: str) -> CompiledAction | None:
-        return self._by_id.get(qualified_id)
 
     def credential_for(self, request: HttpRequest) -> str | None:
         """The credential to inject: only that of the endpoint with this exact scheme, host
@@ -189,7 +185,6 @@ def build_policy(
         http=_http_policy(environment, kube_api_hosts),
         mapper=mapper,
         operator_namespace=operator_namespace,
-        _by_id={a.qualified_id: a for a in actions},
     )
 
 
