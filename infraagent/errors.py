@@ -33,3 +33,28 @@ class ProviderModelNotFound(ProviderError):
 
 class ProviderResponseError(ProviderError):
     """The provider answered with something that is not a usable completion."""
+
+
+class KubeError(InfraAgentError):
+    """A Kubernetes API call failed. ``status`` is the HTTP status (None: no answer at all)."""
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str = ""):
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class KubeNotFound(KubeError):
+    """The object, or its kind, does not exist (404)."""
+
+
+class KubeConflict(KubeError):
+    """The write conflicts: it already exists, or a stale resourceVersion (409)."""
+
+
+class KubeForbidden(KubeError):
+    """RBAC or admission refused the request (403)."""
+
+
+class KubeInvalid(KubeError):
+    """The server refused the object as invalid (422)."""

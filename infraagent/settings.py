@@ -27,9 +27,12 @@ class Settings:
 
     ``github_step_summary``: the file GitHub Actions renders as the job summary
     (``GITHUB_STEP_SUMMARY``); None outside GitHub Actions.
+    ``kubeconfig``: the kubeconfig named by ``KUBECONFIG`` (passed to the Kubernetes client
+    as given, so a list joined with ``:`` works too); None when unset.
     """
 
     github_step_summary: Path | None = None
+    kubeconfig: Path | None = None
     llm_api_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -46,4 +49,9 @@ class Settings:
             for provider, name in _KEY_VARIABLES.items()
             if environ.get(name, "").strip()
         }
-        return cls(github_step_summary=Path(summary) if summary else None, llm_api_keys=keys)
+        kubeconfig = environ.get("KUBECONFIG", "").strip()
+        return cls(
+            github_step_summary=Path(summary) if summary else None,
+            kubeconfig=Path(kubeconfig) if kubeconfig else None,
+            llm_api_keys=keys,
+        )

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from infraagent import __version__
-from infraagent.cli import crds, guardrails, run, validate
+from infraagent.cli import crds, guardrails, install, run, validate
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     crds.register(commands)
     guardrails.register(commands)
     run.register(commands)
+    install.register(commands)
     return parser
 
 
