@@ -53,3 +53,59 @@ class Clock(Protocol):
     """The time, injected so runs and schedules are testable without sleeping."""
 
     def now(self) -> datetime: ...
+
+
+class ObjectListing(Protocol):
+    """A list answer: the objects (plain JSON, each with apiVersion and kind) and its version."""
+
+    @property
+    def items(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def resource_version(self) -> str: ...
+
+
+class Cluster(Protocol):
+    """The Kubernetes API as the application layer uses it; objects are plain JSON.
+
+    Implemented by ``adapters.kube.KubeClient``. Errors are ``errors.KubeError`` and its
+    subclasses (not found, conflict, forbidden, invalid).
+    """
+
+    def apply(self, obj: Mapping[str, Any], *, dry_run: bool = False) -> dict[str, Any]: ...
+
+    def apply_with_outcome(self, obj: Mapping[str, Any]) -> tuple[dict[str, Any], str]: ...
+
+    def create(self, obj: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> dict[str, Any]: ...
+
+    def delete(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        propagation: str | None = None,
+    ) -> None: ...
+
+    def patch_status(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        status: Mapping[str, Any],
+        namespace: str | None = None,
+    ) -> dict[str, Any]: ...
+
+    def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+    ) -> ObjectListing: ...
