@@ -1,0 +1,1 @@
+"""The operator: the application layer that runs agents on a cluster through ``ports.Cluster``."""
