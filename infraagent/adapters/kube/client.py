@@ -105,6 +105,11 @@ class KubeClient:
             raise KubeError("not running in a cluster (no ServiceAccount token)") from err
         return cls(_sdk_client.ApiClient(configuration=configuration))
 
+    @property
+    def api_client(self) -> Any:
+        """The underlying SDK ApiClient, for streaming and raw calls inside this adapter."""
+        return self._api
+
     def close(self) -> None:
         """Release the connection pool."""
         self._api.close()

@@ -128,7 +128,7 @@ class KubeToolExecutor:
     def _run(self, requests: Sequence[KubeRequest], output: str | None) -> ToolOutput:
         parts: list[str] = []
         with self._client.impersonating(self._username) as client:
-            api = client._api  # the impersonating ApiClient, for raw REST calls
+            api = client.api_client  # the impersonating ApiClient, for raw REST calls
             previous: Any = None
             for index, request in enumerate(requests):
                 result, previous = self._one(api, request, output, previous)

@@ -162,8 +162,8 @@ class Watcher:
         checked. ``resource_version``: watch from there instead of listing first.
         """
         self._client = client
-        # KubeClient offers no streaming call: use its ApiClient the way client.py does.
-        self._api: Any = getattr(client, "_api")  # noqa: B009
+        # KubeClient offers no streaming call: stream through its ApiClient, as client.py calls.
+        self._api: Any = client.api_client
         self.api_version, self.kind = api_version, kind
         self.namespace, self.label_selector = namespace, label_selector
         self.timeout_seconds, self.poll_seconds = timeout_seconds, poll_seconds
