@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from infraagent.cli.common import load_agent_or_report
 from infraagent.guardrails.policy import Policy, build_policy
 from infraagent.guardrails.verdict import CooldownState, Verdict, deny
-from infraagent.loading.bundle import load_bundle
 from infraagent.tools.judge import judge
 
 
@@ -41,10 +41,8 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the agent, then judge every input line."""
-    bundle = load_bundle(args.agent, args.environment, args.skills)
-    for problem in bundle.diagnostics:
-        print(f"{problem.file}:{problem.line}:{problem.column}: {problem.message}", file=sys.stderr)
-    if not bundle.ok or bundle.agent is None:
+    bundle = load_agent_or_report(args.agent, args.environment, args.skills)
+    if bundle is None or bundle.agent is None:
         return 2
     policy = build_policy(bundle.agent, bundle.environment, bundle.sheets)
     try:

@@ -23,8 +23,9 @@ from typing import Any
 
 import yaml
 
+from infraagent.cli.common import load_agent_or_report
 from infraagent.errors import UsageError
-from infraagent.loading.bundle import AgentBundle, load_bundle
+from infraagent.loading.bundle import AgentBundle
 from infraagent.loading.fleet import Source, load
 from infraagent.models import InfraAgent, ModelTierConfig
 from infraagent.models.agentrun import AgentRun, LedgerEntry, RunPhase
@@ -60,10 +61,8 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load, run, show, record."""
-    bundle = load_bundle(args.agent, args.environment, args.skills)
-    for problem in bundle.diagnostics:
-        print(f"{problem.file}:{problem.line}:{problem.column}: {problem.message}", file=sys.stderr)
-    if not bundle.ok or bundle.agent is None:
+    bundle = load_agent_or_report(args.agent, args.environment, args.skills)
+    if bundle is None or bundle.agent is None:
         return 2
     try:
         tiers = _tier(bundle.agent, args.model_tiers)

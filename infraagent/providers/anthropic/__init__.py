@@ -22,21 +22,27 @@ import anthropic
 
 from infraagent.models.conversation import Completion, CompletionRequest
 from infraagent.providers.anthropic.translate import to_completion, to_request
+from infraagent.providers.base import RetryingProvider
 from infraagent.providers.endpoints import anthropic_base_url
 from infraagent.providers.failures import (
     SdkErrors,
     describe,
-    scrub,
-    sdk_failure,
 )
-from infraagent.providers.retry import Failure, RetryPolicy, run_with_retries
+from infraagent.providers.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from infraagent.providers import ProviderConfig
 
 
-class AnthropicProvider:
+class AnthropicProvider(RetryingProvider):
     """A ``ModelProvider`` backed by the Anthropic Messages API."""
+
+    errors = SdkErrors(
+        anthropic.APIStatusError,
+        anthropic.APITimeoutError,
+        anthropic.APIConnectionError,
+        (anthropic.AnthropicError,),
+    )
 
     def __init__(
         self,
@@ -45,11 +51,9 @@ class AnthropicProvider:
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._config = config
-        self._policy = policy or RetryPolicy()
-        self._sleep = sleep
         base_url = anthropic_base_url(config.endpoint)
-        self._where = describe("anthropic", config.model, base_url)
+        where = describe("anthropic", config.model, base_url)
+        super().__init__(config, where, policy=policy, sleep=sleep)
         self._auth: dict[str, str | anthropic.Omit] = {}
         if not config.has_header("authorization"):
             self._auth["Authorization"] = anthropic.omit
@@ -83,29 +87,7 @@ class AnthropicProvider:
             )
             return to_completion(message)
 
-        return run_with_retries(
-            attempt,
-            self._classify,
-            retries=self._policy.retries(self._config.max_retries),
-            policy=self._policy,
-            sleep=self._sleep,
-        )
-
-    def close(self) -> None:
-        """Close the HTTP connection pool."""
-        self._client.close()
-
-    def _classify(self, exc: Exception) -> Failure | None:
-        failure = sdk_failure(_ERRORS, self._where, self._config.timeout_seconds, exc)
-        return None if failure is None else scrub(failure, self._config.secrets())
-
-
-_ERRORS = SdkErrors(
-    anthropic.APIStatusError,
-    anthropic.APITimeoutError,
-    anthropic.APIConnectionError,
-    (anthropic.AnthropicError,),
-)
+        return self._retrying(attempt)
 
 
 __all__ = ["AnthropicProvider"]

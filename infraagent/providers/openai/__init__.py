@@ -27,12 +27,11 @@ import openai
 
 from infraagent.models.conversation import Completion, CompletionRequest
 from infraagent.models.modeltier import Provider
+from infraagent.providers.base import RetryingProvider
 from infraagent.providers.endpoints import openai_base_url
 from infraagent.providers.failures import (
     SdkErrors,
     describe,
-    scrub,
-    sdk_failure,
 )
 from infraagent.providers.openai.translate import (
     EmptyAnswer,
@@ -40,7 +39,7 @@ from infraagent.providers.openai.translate import (
     to_messages,
     to_tools,
 )
-from infraagent.providers.retry import Failure, RetryPolicy, run_with_retries
+from infraagent.providers.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from infraagent.providers import ProviderConfig
@@ -48,8 +47,15 @@ if TYPE_CHECKING:
 _NO_KEY = "no-key"
 
 
-class OpenAIProvider:
+class OpenAIProvider(RetryingProvider):
     """A ``ModelProvider`` backed by an OpenAI Chat Completions endpoint."""
+
+    errors = SdkErrors(
+        openai.APIStatusError,
+        openai.APITimeoutError,
+        openai.APIConnectionError,
+        (openai.OpenAIError, EmptyAnswer),
+    )
 
     def __init__(
         self,
@@ -58,11 +64,9 @@ class OpenAIProvider:
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._config = config
-        self._policy = policy or RetryPolicy()
-        self._sleep = sleep
         base_url = openai_base_url(config.endpoint)
-        self._where = describe(config.provider.value, config.model, base_url)
+        where = describe(config.provider.value, config.model, base_url)
+        super().__init__(config, where, policy=policy, sleep=sleep)
         self._auth: dict[str, str | openai.Omit] = {}
         if not config.api_key and not config.has_header("authorization"):
             self._auth["Authorization"] = openai.omit
@@ -95,29 +99,7 @@ class OpenAIProvider:
             )
             return to_completion(completion)
 
-        return run_with_retries(
-            attempt,
-            self._classify,
-            retries=self._policy.retries(self._config.max_retries),
-            policy=self._policy,
-            sleep=self._sleep,
-        )
-
-    def close(self) -> None:
-        """Close the HTTP connection pool."""
-        self._client.close()
-
-    def _classify(self, exc: Exception) -> Failure | None:
-        failure = sdk_failure(_ERRORS, self._where, self._config.timeout_seconds, exc)
-        return None if failure is None else scrub(failure, self._config.secrets())
-
-
-_ERRORS = SdkErrors(
-    openai.APIStatusError,
-    openai.APITimeoutError,
-    openai.APIConnectionError,
-    (openai.OpenAIError, EmptyAnswer),
-)
+        return self._retrying(attempt)
 
 
 __all__ = ["OpenAIProvider"]
