@@ -62,12 +62,14 @@ def check_output(args: Args) -> None:
     only with ``-o go-template``, ``template`` or ``jsonpath``; with a ``-file`` format it
     is a path, and without ``-o`` its kind is a guess, so it is refused there.
     """
+    for given in args.all("output"):  # every value, not only the last: a later -o must not hide one
+        kind_of = given.partition("=")[0]
+        if kind_of.endswith("-file") or kind_of == "templatefile":
+            raise ParseError("parse/file-input", f"-o {kind_of} reads a local file")
+        if kind_of not in _OUTPUTS:
+            raise syntax(f"unknown output format {kind_of!r}")
     output = args.last("output")
     kind = output.partition("=")[0] if output is not None else None
-    if kind is not None and (kind.endswith("-file") or kind == "templatefile"):
-        raise ParseError("parse/file-input", f"-o {kind} reads a local file")
-    if kind is not None and kind not in _OUTPUTS:
-        raise syntax(f"unknown output format {kind!r}")
     if args.has("template") and kind not in _TEMPLATE_OUTPUTS:
         raise syntax("--template needs -o go-template, template or jsonpath")
 
