@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from infraagent import __version__
 from infraagent.cli import crds, guardrails, install, run, validate
+from infraagent.cli import operator as operator_command
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     guardrails.register(commands)
     run.register(commands)
     install.register(commands)
+    operator_command.register(commands)
     return parser
 
 
