@@ -298,30 +298,69 @@ class KubeClient:
         content_type: str | None = None,
     ) -> Any:
         """One request; the decoded JSON answer (None when empty), or a typed error."""
-        headers = {"Accept": "application/json"}
-        if content_type:
-            headers["Content-Type"] = content_type
         try:
-            params = self._api.param_serialize(
-                method=method,
-                resource_path=path,
-                query_params=list(query),
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
+            answer = send(
+                self._api, method, path, query=query, body=body, content_type=content_type
             )
-            response = self._api.call_api(*params, _request_timeout=_TIMEOUT)
-            raw = response.read()
-        except ApiException as err:
-            raise kube_error(action, err.status, str(err.reason or ""), err.body) from err
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise unreachable(action, err) from err
-        if not 200 <= response.status <= 299:
-            sdk_error = ApiException(http_resp=response)
-            raise kube_error(
-                action, response.status, str(response.reason or ""), raw
-            ) from sdk_error
-        return _decode(raw, action)
+        if not answer.ok:
+            raise kube_error(action, answer.status, answer.reason, answer.body) from answer.cause
+        return _decode(answer.body, action)
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    """A server's answer whatever its status: the status, reason and body bytes.
+
+    ``cause`` is the SDK's exception for a failed status (errors are chained from it).
+    """
+
+    status: int
+    reason: str
+    body: bytes
+    cause: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status <= 299
+
+
+def send(
+    api: Any,
+    method: str,
+    path: str,
+    *,
+    query: Iterable[tuple[str, str]] = (),
+    body: Any = None,
+    content_type: str | None = None,
+    accept: str = "application/json",
+) -> RawAnswer:
+    """One REST request through the SDK's ApiClient; the raw answer, failed or not.
+
+    A server that cannot be reached raises the transport's error (urllib3 or OSError).
+    """
+    headers = {"Accept": accept}
+    if content_type:
+        headers["Content-Type"] = content_type
+    try:
+        params = api.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=list(query),
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = api.call_api(*params, _request_timeout=_TIMEOUT)
+        data = response.read() or b""
+    except ApiException as err:
+        raw = err.body.encode() if isinstance(err.body, str) else (err.body or b"")
+        return RawAnswer(int(err.status or 0), str(err.reason or ""), raw, err)
+    if 200 <= response.status <= 299:
+        return RawAnswer(response.status, str(response.reason or ""), data)
+    failed = ApiException(http_resp=response)
+    return RawAnswer(response.status, str(response.reason or ""), data, failed)
 
 
 def _decode(raw: bytes | None, action: str) -> Any:

@@ -32,9 +32,8 @@ from typing import Any, Final
 from urllib.parse import quote
 
 import urllib3
-from kubernetes.client.exceptions import ApiException
 
-from infraagent.adapters.kube.client import KubeClient
+from infraagent.adapters.kube.client import KubeClient, send
 from infraagent.adapters.kube.discovery import group_version_path
 from infraagent.errors import KubeError
 from infraagent.guardrails.resources import ResourceInfo
@@ -57,7 +56,6 @@ PATCH_TYPES: Final = {
 RESTARTED_AT: Final = "kubectl.kubernetes.io/restartedAt"
 PSEUDO: Final = frozenset({"api-discovery", "openapi/v3"})
 _OUTPUT_FLAG: Final = re.compile(r"(?:^|\s)(?:-o|--output)(?:=|\s+)([A-Za-z-]+)")
-_TIMEOUT: Final = 30.0
 _METHODS: Final = {"create": "POST", "update": "PUT", "patch": "PATCH", "delete": "DELETE"}
 
 
@@ -345,30 +343,21 @@ def _call(
     ctype: str | None = None,
     raw: bool = False,
 ) -> Any:
-    """One request as ``client.py`` makes it; the JSON answer (text when ``raw``)."""
-    headers = {"Accept": "*/*" if raw else "application/json"}
-    if ctype:
-        headers["Content-Type"] = ctype
+    """One request through ``client.send``; the JSON answer (text when ``raw``).
+
+    A failed status raises ``_ApiFailure`` with the server's own Status body, which
+    ``render_error`` shows the model as kubectl would.
+    """
+    accept = "*/*" if raw else "application/json"
     try:
-        params = api.param_serialize(
-            method=method,
-            resource_path=path,
-            query_params=list(query),
-            header_params=headers,
-            body=body,
-            auth_settings=["BearerToken"],
-        )
-        response = api.call_api(*params, _request_timeout=_TIMEOUT)
-        data = response.read()
-    except ApiException as err:
-        raise _ApiFailure(int(err.status or 0), _text(err.body) or str(err.reason)) from err
+        answer = send(api, method, path, query=query, body=body, content_type=ctype, accept=accept)
     except (urllib3.exceptions.HTTPError, OSError) as err:
         raise KubeError(f"API server unreachable ({type(err).__name__})") from err
-    if not 200 <= response.status <= 299:
-        raise _ApiFailure(int(response.status), _text(data) or str(response.reason or ""))
+    if not answer.ok:
+        raise _ApiFailure(answer.status, _text(answer.body) or answer.reason) from answer.cause
     if raw:
-        return _text(data)
-    return json.loads(data) if data else {}
+        return _text(answer.body)
+    return json.loads(answer.body) if answer.body else {}
 
 
 def _text(data: Any) -> str:

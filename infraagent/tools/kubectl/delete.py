@@ -53,13 +53,19 @@ DELETE_FLAGS: Final = FlagTable.of(
 REPLACE_FLAGS: Final = FlagTable.of(WRITE, _REMOVAL)
 
 
-def _grace_period(ctx: Ctx, force: bool) -> int:
+def _given_grace(ctx: Ctx) -> int:
+    """``--grace-period`` or ``--now`` (1) as given; -1 when neither is."""
     text = ctx.args.last("grace-period")
     grace = go_int(text, "grace-period") if text is not None else -1
     if ctx.args.flag("now"):
         if grace != -1:
             raise syntax("--now and --grace-period cannot be specified together")
         grace = 1
+    return grace
+
+
+def _grace_period(ctx: Ctx, force: bool) -> int:
+    grace = _given_grace(ctx)
     if grace == 0 and not force:
         grace = 1
     if force and grace < 0:
@@ -91,12 +97,7 @@ def _replace_options(ctx: Ctx) -> frozenset[str]:
     """``replace --force``: a plain delete (grace 0 becomes 1, unlike ``delete --force``)."""
     if ctx.dry_run:
         raise syntax("--dry-run cannot be used with replace --force")
-    text = ctx.args.last("grace-period")
-    grace = go_int(text, "grace-period") if text is not None else -1
-    if ctx.args.flag("now"):
-        if grace != -1:
-            raise syntax("--now and --grace-period cannot be specified together")
-        grace = 1
+    grace = _given_grace(ctx)
     options = {"replace", "force"} | _cascade(ctx)
     if grace >= 0:
         options.add(f"grace-period={max(grace, 1)}")
