@@ -58,3 +58,36 @@ class KubeForbidden(KubeError):
 
 class KubeInvalid(KubeError):
     """The server refused the object as invalid (422)."""
+
+
+class GitError(InfraAgentError):
+    """A Git operation failed; ``reason`` is a CamelCase word for status conditions.
+
+    The message never holds a credential (URLs are shown without their user-info).
+    """
+
+    reason = "GitOperationFailed"
+
+
+class GitAuthError(GitError):
+    """The remote refused the credentials (or none were given where some are needed)."""
+
+    reason = "AuthenticationFailed"
+
+
+class GitRefNotFound(GitError):
+    """The repository or the branch/ref does not exist on the remote."""
+
+    reason = "RefNotFound"
+
+
+class GitUnreachable(GitError):
+    """The remote could not be reached (DNS, refused connection, timeout)."""
+
+    reason = "RemoteUnreachable"
+
+
+class GitPushRejected(GitError):
+    """A push was still rejected after the bounded number of rebase-and-retry attempts."""
+
+    reason = "PushRejected"

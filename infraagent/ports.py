@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from infraagent.models.conversation import Completion, CompletionRequest
@@ -109,3 +110,45 @@ class Cluster(Protocol):
         *,
         label_selector: str | None = None,
     ) -> ObjectListing: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One checked-out revision of a fleet repository.
+
+    ``root`` is a directory holding exactly the files of ``revision``; it stays valid and
+    unchanged until the next successful ``FleetRepository.checkout``.
+    """
+
+    revision: str
+    root: Path
+
+
+class FleetRepository(Protocol):
+    """A fleet repository and ref, as the reconciler polls it (implemented by ``adapters.git``).
+
+    ``remote_revision`` asks the remote for the ref's commit (``git ls-remote``): one round
+    trip, nothing fetched. ``checkout`` makes ``revision`` the current snapshot, fetching
+    (shallow) only what is missing; the first call clones. Both raise ``errors.GitError``
+    subclasses (``GitAuthError``, ``GitRefNotFound``, ``GitUnreachable``); after a failure
+    the previous snapshot (``current``) is left untouched.
+    """
+
+    def remote_revision(self) -> str: ...
+
+    def checkout(self, revision: str) -> Snapshot: ...
+
+    def current(self) -> Snapshot | None: ...
+
+
+class RunsPublisher(Protocol):
+    """Commits run summaries to a dedicated branch (implemented by ``adapters.git``).
+
+    ``publish`` writes ``files`` (repository-relative path → text) in **one** commit on top
+    of the branch's tip, skipping files already present with the same content; it returns
+    the new commit id, or None when nothing was new (no commit is made). A non-fast-forward
+    push is retried after rebasing onto the new tip a bounded number of times; it never
+    force-pushes (``errors.GitPushRejected`` when the attempts run out).
+    """
+
+    def publish(self, files: Mapping[str, str], message: str) -> str | None: ...
