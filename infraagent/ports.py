@@ -6,7 +6,7 @@ cluster and Git); tests use fakes or real local servers. Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -152,3 +152,45 @@ class RunsPublisher(Protocol):
     """
 
     def publish(self, files: Mapping[str, str], message: str) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """One run the scheduler decided to start.
+
+    ``trigger`` is an ``AgentRun`` trigger value (``scheduled``, ``manual`` or ``webhook``);
+    ``scheduled_time`` is the planned start (the cron or interval fire time, jitter
+    included), so the run's schedule lag is measured against it; None for manual and
+    webhook runs, whose lag is measured from the moment they were requested
+    (``requested_time``).
+    """
+
+    namespace: str
+    agent: str
+    trigger: str
+    requested_time: datetime
+    scheduled_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """How a launched run ended: its AgentRun name (None if it was never created) and phase."""
+
+    run_name: str | None
+    phase: str
+
+
+class RunLauncher(Protocol):
+    """Starts runs (in this process, or as Kubernetes Jobs) without blocking the scheduler.
+
+    ``launch`` returns at once; ``started`` is called with the AgentRun name as soon as it
+    exists, and ``done`` exactly once when the run is over, whatever happened (a failure to
+    even create the AgentRun is an outcome with ``run_name=None`` and phase ``Failed``).
+    """
+
+    def launch(
+        self,
+        request: RunRequest,
+        started: Callable[[RunRequest, str], None],
+        done: Callable[[RunRequest, RunOutcome], None],
+    ) -> None: ...
