@@ -244,6 +244,13 @@ class ReportingSpec(Model):
     )
 
 
+class Runner(StrEnum):
+    """Where an agent's runs execute."""
+
+    INPROCESS = "inprocess"
+    JOB = "job"
+
+
 class InfraAgentSpec(Model):
     """The desired state of an agent."""
 
@@ -260,6 +267,14 @@ class InfraAgentSpec(Model):
         description="Name of an AgentEnvironment in the same namespace."
     )
     paused: bool = Field(False, description="A paused agent starts no runs of any kind.")
+    runner: Runner = Field(
+        Runner.INPROCESS,
+        description=(
+            "Where runs execute: inprocess (default, in the operator with bounded "
+            "concurrency) or job (each run is a Kubernetes Job under the agent's own "
+            "ServiceAccount)."
+        ),
+    )
 
     @field_validator("skills")
     @classmethod
