@@ -111,6 +111,15 @@ class Cluster(Protocol):
         label_selector: str | None = None,
     ) -> ObjectListing: ...
 
+    def patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        patch: Mapping[str, Any],
+        namespace: str | None = None,
+    ) -> dict[str, Any]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
@@ -194,3 +203,78 @@ class RunLauncher(Protocol):
         started: Callable[[RunRequest, str], None],
         done: Callable[[RunRequest, RunOutcome], None],
     ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SourceProblem:
+    """One problem in one file of a fleet snapshot (repository-relative file, 1-based line)."""
+
+    file: str
+    line: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDefinition:
+    """One valid definition of a snapshot: its identity, its body as JSON, where it was written.
+
+    ``body`` holds apiVersion, kind, metadata (name, namespace, labels, annotations as
+    written) and spec; never status.
+    """
+
+    api_version: str
+    kind: str
+    name: str
+    namespace: str | None
+    body: Mapping[str, Any]
+    file: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One definition file: its valid definitions, or (when anything in it failed) its problems.
+
+    A file with problems yields no definitions at all: it is one unit, kept or applied whole.
+    """
+
+    file: str
+    definitions: tuple[SourceDefinition, ...]
+    problems: tuple[SourceProblem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSkill:
+    """One skill folder: its ``SKILL.md`` and ``actions.yaml`` texts (None when absent)."""
+
+    name: str
+    folder: str
+    skill_md: str
+    actions_yaml: str | None
+    problems: tuple[SourceProblem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedSnapshot:
+    """Everything read from one snapshot's paths, file by file and skill by skill."""
+
+    files: tuple[SourceFile, ...]
+    skills: tuple[SourceSkill, ...]
+
+
+class SnapshotLoader(Protocol):
+    """Loads and validates the ``paths`` (repository-relative folders) below ``root``.
+
+    Implemented by ``loading.snapshot``. A path that does not exist is simply empty; every
+    problem inside a file is a ``SourceProblem`` of that file, never an exception.
+    """
+
+    def load(self, root: Path, paths: tuple[str, ...]) -> LoadedSnapshot: ...

@@ -213,6 +213,26 @@ class KubeClient:
         )
         return _as_object(result, ref)
 
+    def patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        patch: Mapping[str, Any],
+        namespace: str | None = None,
+    ) -> dict[str, Any]:
+        """JSON merge patch (RFC 7386) of the object itself, e.g. its metadata; the result."""
+        ref = self._ref(api_version, kind, name, namespace)
+        result = self._call(
+            "PATCH",
+            self._path(ref),
+            action=f"patch {ref.label}",
+            query=[("fieldManager", FIELD_MANAGER)],
+            body=copy.deepcopy(dict(patch)),
+            content_type=MERGE_PATCH,
+        )
+        return _as_object(result, ref)
+
     def delete(
         self,
         api_version: str,
