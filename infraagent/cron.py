@@ -1,14 +1,20 @@
-"""Cron expressions and time zones: validation of the five-field syntax.
+"""Cron expressions and time zones: validation of the five-field syntax and fire times.
 
 This is the one home of ``croniter`` in the package. It holds pure functions only; the
-models use them to validate specs (the scheduler will use croniter through here too).
+models use them to validate specs and the scheduler to compute fire times (``next_fire``,
+``previous_fire``, ``cron_period``). Times go in as aware datetimes and come out as aware
+UTC; the expression is read in the agent's IANA time zone, so ``0 9 * * *`` in
+``Europe/Berlin`` fires at 09:00 Berlin time on both sides of a DST change. A wall time that
+does not exist (the hour skipped in spring) fires at the first instant after the gap; a wall
+time that happens twice (the hour repeated in autumn) fires at each real occurrence, as
+croniter does.
 It deliberately accepts only the classic five-field syntax (minute hour day month weekday),
 not croniter's seconds or year extensions, so a schedule means the same thing everywhere.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -51,3 +57,33 @@ def timezone_problem(name: str) -> str | None:
     except (ZoneInfoNotFoundError, ValueError):
         return f"{name!r} is not an IANA time zone name (for example UTC or Europe/Berlin)"
     return None
+
+
+def _iterator(expression: str, timezone: str, start: datetime) -> croniter:
+    if start.tzinfo is None:
+        raise ValueError("fire times are computed from aware datetimes only")
+    return croniter(expression, start.astimezone(ZoneInfo(timezone)))
+
+
+def next_fire(expression: str, timezone: str, after: datetime) -> datetime:
+    """The first fire time of ``expression`` (read in ``timezone``) strictly after ``after``.
+
+    ``after`` must be aware; the result is aware UTC. Raises ``ValueError`` (or croniter's
+    own errors) for an invalid expression or zone: check with ``cron_problem`` and
+    ``timezone_problem`` first.
+    """
+    fire: datetime = _iterator(expression, timezone, after).get_next(datetime)
+    return fire.astimezone(UTC)
+
+
+def previous_fire(expression: str, timezone: str, at: datetime) -> datetime:
+    """The latest fire time of ``expression`` at or before ``at`` (aware UTC)."""
+    probe = at + timedelta(microseconds=1)  # croniter's get_prev is strictly before
+    fire: datetime = _iterator(expression, timezone, probe).get_prev(datetime)
+    return fire.astimezone(UTC)
+
+
+def cron_period(expression: str, timezone: str, after: datetime) -> timedelta:
+    """The gap between the next two fire times after ``after``: the schedule's period there."""
+    first = next_fire(expression, timezone, after)
+    return next_fire(expression, timezone, first) - first
