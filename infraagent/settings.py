@@ -19,6 +19,11 @@ _KEY_VARIABLES: Final = {
     "ollama": "INFRAAGENT_LLM_API_KEY",
     "vllm": "INFRAAGENT_LLM_API_KEY",
 }
+_ASSET_VARIABLES: Final = {
+    "etcd": "TEST_ASSET_ETCD",
+    "kube-apiserver": "TEST_ASSET_KUBE_APISERVER",
+    "kubectl": "TEST_ASSET_KUBECTL",
+}
 
 
 @dataclass(frozen=True)
@@ -29,11 +34,18 @@ class Settings:
     (``GITHUB_STEP_SUMMARY``); None outside GitHub Actions.
     ``kubeconfig``: the kubeconfig named by ``KUBECONFIG`` (passed to the Kubernetes client
     as given, so a list joined with ``:`` works too); None when unset.
+    ``kubebuilder_assets`` / ``test_assets``: where the local control plane's binaries are
+    (envtest's ``KUBEBUILDER_ASSETS`` and ``TEST_ASSET_ETCD`` / ``_KUBE_APISERVER`` /
+    ``_KUBECTL``). ``cache_dir``: ``INFRAAGENT_CACHE``, else ``$XDG_CACHE_HOME/infraagent``,
+    else ``$HOME/.cache/infraagent`` (where ``.ci/control-plane`` builds them).
     """
 
     github_step_summary: Path | None = None
     kubeconfig: Path | None = None
     llm_api_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
+    kubebuilder_assets: Path | None = None
+    test_assets: Mapping[str, Path] = field(default_factory=dict)
+    cache_dir: Path | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -50,8 +62,27 @@ class Settings:
             if environ.get(name, "").strip()
         }
         kubeconfig = environ.get("KUBECONFIG", "").strip()
+        assets = environ.get("KUBEBUILDER_ASSETS", "").strip()
         return cls(
             github_step_summary=Path(summary) if summary else None,
             kubeconfig=Path(kubeconfig) if kubeconfig else None,
             llm_api_keys=keys,
+            kubebuilder_assets=Path(assets) if assets else None,
+            test_assets={
+                binary: Path(environ[name].strip())
+                for binary, name in _ASSET_VARIABLES.items()
+                if environ.get(name, "").strip()
+            },
+            cache_dir=_cache_dir(environ),
         )
+
+
+def _cache_dir(environ: Mapping[str, str]) -> Path | None:
+    explicit = environ.get("INFRAAGENT_CACHE", "").strip()
+    if explicit:
+        return Path(explicit)
+    xdg = environ.get("XDG_CACHE_HOME", "").strip()
+    home = environ.get("HOME", "").strip()
+    if xdg:
+        return Path(xdg) / "infraagent"
+    return Path(home) / ".cache" / "infraagent" if home else None
