@@ -75,9 +75,7 @@ class AgentRunRecorder:
         )
         run_name: str = created["metadata"]["name"]
         now = self._clock.now()
-        lag = None
-        if scheduled_time is not None:
-            lag = max(0, int((now - scheduled_time).total_seconds() * 1000))
+        lag = None if scheduled_time is None else schedule_lag_ms(scheduled_time, now)
         running = AgentRunStatus(phase=RunPhase.RUNNING, startTime=now, scheduleLagMs=lag)
         self._write(run_name, namespace, running)
         return run_name
@@ -96,6 +94,11 @@ class AgentRunRecorder:
 
     def _write(self, name: str, namespace: str, status: AgentRunStatus) -> None:
         self._cluster.patch_status(GROUP_VERSION, KIND, name, _status_body(status), namespace)
+
+
+def schedule_lag_ms(planned: datetime, started: datetime) -> int:
+    """Whole milliseconds from the planned start to the actual one (never negative)."""
+    return max(0, (started - planned) // timedelta(milliseconds=1))
 
 
 def new_agentrun(
