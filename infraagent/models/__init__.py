@@ -19,17 +19,19 @@ from infraagent.models.agentrun import AgentRun, AgentRunSpec, AgentRunStatus, D
 from infraagent.models.common import API_GROUP, API_VERSION, GROUP_VERSION, FieldPathError, Model
 from infraagent.models.diagnostics import Diagnostic, DiagnosticSeverity
 from infraagent.models.environment import AgentEnvironment, AgentEnvironmentSpec
+from infraagent.models.fleetsource import FleetSource, FleetSourceSpec, FleetSourceStatus
 from infraagent.models.modeltier import ModelTierConfig, ModelTierConfigSpec
 from infraagent.models.skill import Action, ActionSheet, ActionTier, SkillManifest
 from infraagent.models.skillref import SkillRef, parse_skill_source
 
-Resource = InfraAgent | AgentEnvironment | ModelTierConfig | AgentRun
+Resource = InfraAgent | AgentEnvironment | ModelTierConfig | AgentRun | FleetSource
 
 KINDS: Final[dict[str, type[Resource]]] = {
     "InfraAgent": InfraAgent,
     "AgentEnvironment": AgentEnvironment,
     "ModelTierConfig": ModelTierConfig,
     "AgentRun": AgentRun,
+    "FleetSource": FleetSource,
 }
 """Every custom-resource kind, by name."""
 
@@ -54,6 +56,9 @@ __all__ = [
     "Diagnostic",
     "DiagnosticSeverity",
     "FieldPathError",
+    "FleetSource",
+    "FleetSourceSpec",
+    "FleetSourceStatus",
     "InfraAgent",
     "InfraAgentSpec",
     "InfraAgentStatus",

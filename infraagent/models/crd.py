@@ -19,6 +19,7 @@ from infraagent.models.agent import InfraAgentSpec, InfraAgentStatus
 from infraagent.models.agentrun import AgentRunSpec, AgentRunStatus
 from infraagent.models.common import API_GROUP, API_VERSION
 from infraagent.models.environment import AgentEnvironmentSpec, AgentEnvironmentStatus
+from infraagent.models.fleetsource import FleetSourceSpec, FleetSourceStatus
 from infraagent.models.modeltier import ModelTierConfigSpec, ModelTierConfigStatus
 
 Schema = dict[str, Any]
@@ -145,6 +146,22 @@ KIND_SPECS: Final = (
             Column("Tokens", ".status.usage.totalTokens", "integer", "Input + output tokens"),
             Column("Cost", ".status.usage.estimatedCost", description="Estimated cost in USD"),
             Column("Duration-ms", ".status.usage.wallClockMs", "integer", "Wall-clock time"),
+            _AGE,
+        ),
+    ),
+    KindSpec(
+        kind="FleetSource",
+        plural="fleetsources",
+        singular="fleetsource",
+        short_name="fs",
+        scope="Namespaced",
+        spec_model=FleetSourceSpec,
+        status_model=FleetSourceStatus,
+        description="A fleet repository the reconciler keeps the cluster in step with.",
+        columns=(
+            _READY,
+            Column("Revision", ".status.lastAppliedRevision", description="Applied commit"),
+            Column("URL", ".spec.url", description="Repository", priority=1),
             _AGE,
         ),
     ),

@@ -133,12 +133,14 @@ def test_names_scopes_and_categories() -> None:
         "AgentEnvironment": "Namespaced",
         "ModelTierConfig": "Cluster",
         "AgentRun": "Namespaced",
+        "FleetSource": "Namespaced",
     }
     assert {k: d["spec"]["names"]["shortNames"] for k, d in crds.items()} == {
         "InfraAgent": ["ia"],
         "AgentEnvironment": ["aenv"],
         "ModelTierConfig": ["mtc"],
         "AgentRun": ["arun"],
+        "FleetSource": ["fs"],
     }
     for doc in crds.values():
         assert doc["spec"]["names"]["categories"] == ["infraagent"]
