@@ -8,7 +8,9 @@
   ``fetch``: an upload-pack request asking for objects, i.e. a clone or fetch;
   ``receive-pack``: a push; ``unauthorized``: refused for bad credentials) and can be stopped, after
   which connections are refused. ``before`` holds one-shot hooks run before a request kind
-  is served (to race a push against the code under test).
+  is served (to race a push against the code under test); besides the kinds above,
+  ``info/refs:git-receive-pack`` / ``info/refs:git-upload-pack`` name the first request of
+  a push / of a fetch or ls-remote.
 - ``git_http_server``: the pytest fixture (import it into a test module to use it).
 - ``make_bare_repo`` / ``commit_files`` / ``branch_files`` / ``refs_of``: bare repositories
   with commits made from a dict of files, with the ``git`` command line only (never the code
@@ -29,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -180,9 +182,13 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "upload-pack":
             kind = _upload_command(body, self.headers.get("Content-Encoding", ""))
         owner.record(kind)
-        hook = owner.before.pop(kind, None)
-        if hook is not None:
-            hook()
+        keys = [kind]
+        if kind == "info/refs":
+            keys.append("info/refs:" + parse_qs(parts.query).get("service", [""])[0])
+        for key in keys:
+            hook = owner.before.pop(key, None)
+            if hook is not None:
+                hook()
         self._cgi(parts.path, parts.query, user, body)
 
     def _cgi(self, path: str, query: str, user: str, body: bytes) -> None:

@@ -32,6 +32,15 @@ from infraagent.adapters.git.failures import classify, scrub
 from infraagent.errors import GitError
 
 log = logging.getLogger(__name__)
+_MOVED = (
+    "non-fast-forward",
+    "fetch first",
+    "failed to update ref",
+    "failed to lock",
+    "cannot lock ref",
+    "incorrect old value",
+    "stale info",
+)
 _STDERR_PREFIX = re.compile(r"^\s*stderr: '(.*)'\s*$", re.DOTALL)
 
 
@@ -66,6 +75,20 @@ class GitRunner:
         log.debug("git %s %s", operation, self.display_url)
         with git_env(self.url, self._credentials) as env:
             return self._run(operation, args, cwd, env)
+
+    def push(self, args: list[str], cwd: Path) -> bool:
+        """Runs ``git push <args>``: True when pushed, False when the remote refused it
+        because the branch moved (non-fast-forward, or a ref update lost a race). Every
+        other failure raises."""
+        try:
+            self.remote("push", ["push", *args], cwd)
+        except GitError as exc:
+            cause = exc.__cause__
+            stderr = _raw_stderr(cause) if isinstance(cause, GitCommandError) else ""
+            if any(marker in stderr.lower() for marker in _MOVED):
+                return False
+            raise
+        return True
 
     def local(
         self,
