@@ -3,7 +3,8 @@
 Order of checks for ``POST /hooks/...``: route (404) → ``Content-Length`` (411 missing or
 with ``Transfer-Encoding``, 400 invalid, 413 over the limit; the body is not read) → secret
 (404 when none is configured, saying nothing about whether the object exists) → body (read
-at most the declared length, within a deadline: 408) → ``X-Hub-Signature-256`` (401) →
+at most the declared length; a read waits at most the socket timeout and the whole body
+at most the body deadline, else 408) → ``X-Hub-Signature-256`` (401) →
 dispatch. ``Expect: 100-continue`` is answered only after the first checks pass, so an
 oversized upload is refused before it is sent.
 
@@ -42,6 +43,8 @@ _CHUNK: Final = 64 * 1024
 _DRAIN_SECONDS: Final = 1.0
 _EVENT_HEADER: Final = "X-GitHub-Event"
 
+_Answer = tuple[HTTPStatus, dict[str, str], dict[str, str]]  # status, JSON body, headers
+
 
 @dataclass(frozen=True, slots=True)
 class ReceiverConfig:
@@ -77,7 +80,7 @@ class HookHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         self._expects_continue = False
-        self._body_unread = False
+        self._body_consumed = False
         super().setup()
 
     def do_POST(self) -> None:
@@ -86,16 +89,17 @@ class HookHandler(BaseHTTPRequestHandler):
             self._reply(HTTPStatus.NOT_FOUND, {"error": "not found"})
             return
         try:
-            self._reply(*self._serve(route))
+            answer = self._serve(route)
         except _Refused as refused:
-            self._reply(refused.status, {"error": refused.error})
+            answer = refused.status, {"error": refused.error}, {}
         except TimeoutError:
-            self._reply(HTTPStatus.REQUEST_TIMEOUT, {"error": "request body too slow"})
+            answer = HTTPStatus.REQUEST_TIMEOUT, {"error": "request body too slow"}, {}
         except Exception as exc:  # a callback or the secret lookup failed
             log.error("webhook %s: %s", route.kind, type(exc).__name__)
-            self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error"})
+            answer = HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error"}, {}
+        self._reply(*answer)
 
-    def _serve(self, route: HookRoute) -> tuple[HTTPStatus, dict[str, str], dict[str, str]]:
+    def _serve(self, route: HookRoute) -> _Answer:
         length = self._declared_length()
         secret = self.config.secret_for(route.kind, route.namespace, route.name)
         if not secret:
@@ -115,7 +119,7 @@ class HookHandler(BaseHTTPRequestHandler):
         self.config.on_fleet_push(route.namespace, route.name)
         return HTTPStatus.ACCEPTED, {"status": "accepted"}, {}
 
-    def _trigger_agent(self, route: HookRoute) -> tuple[HTTPStatus, dict[str, str], dict[str, str]]:
+    def _trigger_agent(self, route: HookRoute) -> _Answer:
         answer = self.config.on_agent_trigger(route.namespace, route.name)
         outcome = answer if isinstance(answer, AgentTriggerOutcome) else None
         result = outcome.result if outcome is not None else answer
@@ -129,7 +133,6 @@ class HookHandler(BaseHTTPRequestHandler):
 
     def _declared_length(self) -> int:
         """The body's declared length, checked against the limit before anything is read."""
-        self._body_unread = True
         values = self.headers.get_all("Content-Length") or []
         if self.headers.get("Transfer-Encoding") is not None or not values:
             raise _Refused(HTTPStatus.LENGTH_REQUIRED, "Content-Length required")
@@ -138,8 +141,6 @@ class HookHandler(BaseHTTPRequestHandler):
         length = int(values[0])
         if length > self.config.max_body_bytes:
             raise _Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
-        if length == 0:
-            self._body_unread = False
         return length
 
     def _read_body(self, length: int) -> bytes:
@@ -158,7 +159,7 @@ class HookHandler(BaseHTTPRequestHandler):
                 raise _Refused(HTTPStatus.BAD_REQUEST, "incomplete body")
             parts.append(chunk)
             remaining -= len(chunk)
-        self._body_unread = False
+        self._body_consumed = True
         return b"".join(parts)
 
     def handle_expect_100(self) -> bool:
@@ -185,8 +186,16 @@ class HookHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        if self._body_unread:
+        if self._body_pending():
             self._drain()
+
+    def _body_pending(self) -> bool:
+        """Whether the client announced a body this handler has not read."""
+        headers = getattr(self, "headers", None)
+        if self._body_consumed or headers is None:
+            return False
+        length = (headers.get("Content-Length") or "0").strip()
+        return headers.get("Transfer-Encoding") is not None or length not in ("", "0")
 
     def _drain(self) -> None:
         """After an early answer: half-close, and discard what the client is still sending.
@@ -195,7 +204,7 @@ class HookHandler(BaseHTTPRequestHandler):
         client may then lose the answer. At most the body limit is discarded, for at most a
         second; nothing is kept.
         """
-        self._body_unread = False
+        self._body_consumed = True
         try:
             self.connection.shutdown(socket.SHUT_WR)
             self.connection.settimeout(_DRAIN_SECONDS)
