@@ -14,6 +14,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -311,6 +312,11 @@ def agent_call(server: WebhookServer, body: bytes = b"{}") -> Answer:
         (TriggerResult.RATE_LIMITED, 429, "60"),
         (AgentTriggerOutcome(result=TriggerResult.RATE_LIMITED, retry_after_seconds=17), 429, "17"),
         (AgentTriggerOutcome(result=TriggerResult.ACCEPTED), 202, None),
+        (AgentTriggerOutcome.rate_limited(timedelta(seconds=90.2)), 429, "91"),
+        (AgentTriggerOutcome.rate_limited(None), 429, "60"),
+        (TriggerResult.PAUSED, 409, None),
+        (TriggerResult.STALLED, 409, None),
+        (TriggerResult.UNKNOWN, 404, None),
     ],
 )
 def test_the_schedulers_answer_to_an_agent_trigger_becomes_the_status(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -95,6 +96,23 @@ def test_log_paths_lose_their_query_and_control_characters() -> None:
     assert loggable_path("/x\r\nforged line") == "/x??forged?line"
     assert loggable_path(None) == "-"
     assert len(loggable_path("/" + "a" * 500)) == 120
+
+
+def test_a_retry_after_is_rounded_up_to_whole_seconds() -> None:
+    assert AgentTriggerOutcome.rate_limited(timedelta(seconds=0.01)).retry_after_seconds == 1
+    assert AgentTriggerOutcome.rate_limited(timedelta(minutes=2)).retry_after_seconds == 120
+    assert AgentTriggerOutcome.rate_limited(None).retry_after_seconds is None
+
+
+def test_results_carry_the_schedulers_answers_by_value() -> None:
+    assert [r.value for r in TriggerResult] == [
+        "accepted",
+        "already-running",
+        "rate-limited",
+        "paused",
+        "stalled",
+        "unknown",
+    ]
 
 
 def test_a_retry_after_must_be_a_positive_number_of_seconds() -> None:

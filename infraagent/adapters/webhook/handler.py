@@ -43,6 +43,12 @@ _CHUNK: Final = 64 * 1024
 _DRAIN_SECONDS: Final = 1.0
 _EVENT_HEADER: Final = "X-GitHub-Event"
 
+_CONFLICTS: Final = {
+    TriggerResult.ALREADY_RUNNING: "already running",
+    TriggerResult.PAUSED: "agent paused",
+    TriggerResult.STALLED: "agent stalled",
+}
+
 _Answer = tuple[HTTPStatus, dict[str, str], dict[str, str]]  # status, JSON body, headers
 
 
@@ -121,13 +127,16 @@ class HookHandler(BaseHTTPRequestHandler):
 
     def _trigger_agent(self, route: HookRoute) -> _Answer:
         answer = self.config.on_agent_trigger(route.namespace, route.name)
-        outcome = answer if isinstance(answer, AgentTriggerOutcome) else None
-        result = outcome.result if outcome is not None else answer
+        if isinstance(answer, AgentTriggerOutcome):
+            result, wait = answer.result, answer.retry_after_seconds
+        else:
+            result, wait = answer, None
         if result is TriggerResult.ACCEPTED:
             return HTTPStatus.ACCEPTED, {"status": "accepted"}, {}
-        if result is TriggerResult.ALREADY_RUNNING:
-            return HTTPStatus.CONFLICT, {"error": "already running"}, {}
-        wait = outcome.retry_after_seconds if outcome is not None else None
+        if result is TriggerResult.UNKNOWN:
+            return HTTPStatus.NOT_FOUND, {"error": "not found"}, {}
+        if result is not TriggerResult.RATE_LIMITED:
+            return HTTPStatus.CONFLICT, {"error": _CONFLICTS[result]}, {}
         retry_after = str(wait or self.config.retry_after_seconds)
         return HTTPStatus.TOO_MANY_REQUESTS, {"error": "rate limited"}, {"Retry-After": retry_after}
 

@@ -9,8 +9,10 @@ anything odd into callbacks or logs. Deliberately no HTTP here.
 from __future__ import annotations
 
 import enum
+import math
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,11 +27,19 @@ FleetPushCallback = Callable[[str, str], None]
 
 
 class TriggerResult(enum.Enum):
-    """What the scheduler made of a webhook-triggered agent run."""
+    """What the scheduler made of a webhook-triggered agent run, and its HTTP status.
+
+    The values are the scheduler's own answers (``operator.scheduler.RequestResult``, which
+    this edge module may not import), so the composition root maps one to the other with
+    ``TriggerResult(answer.value)``.
+    """
 
     ACCEPTED = "accepted"  # 202
     ALREADY_RUNNING = "already-running"  # 409: single flight
     RATE_LIMITED = "rate-limited"  # 429 with Retry-After
+    PAUSED = "paused"  # 409: the agent is paused
+    STALLED = "stalled"  # 409: the agent cannot be scheduled (e.g. an invalid schedule)
+    UNKNOWN = "unknown"  # 404, the same answer as for an agent without a webhook
 
 
 class AgentTriggerOutcome(BaseModel):
@@ -39,6 +49,12 @@ class AgentTriggerOutcome(BaseModel):
 
     result: TriggerResult
     retry_after_seconds: int | None = Field(default=None, ge=1)
+
+    @classmethod
+    def rate_limited(cls, retry_after: timedelta | None) -> AgentTriggerOutcome:
+        """A rate-limited answer; ``retry_after`` rounded up to whole seconds (at least 1)."""
+        seconds = None if retry_after is None else max(1, math.ceil(retry_after.total_seconds()))
+        return cls(result=TriggerResult.RATE_LIMITED, retry_after_seconds=seconds)
 
 
 AgentTriggerCallback = Callable[[str, str], TriggerResult | AgentTriggerOutcome]

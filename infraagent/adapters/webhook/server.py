@@ -69,7 +69,7 @@ class WebhookServer:
     """Receives ``POST /hooks/fleet/<ns>/<name>`` and ``POST /hooks/agents/<ns>/<name>``.
 
     Fleet pushes call ``on_fleet_push(namespace, name)``; agent triggers call
-    ``on_agent_trigger(namespace, name)`` and map its ``TriggerResult`` to 202/409/429.
+    ``on_agent_trigger(namespace, name)`` and map its ``TriggerResult`` to 202/404/409/429.
     Callbacks run on the request's thread and must be quick.
     """
 
