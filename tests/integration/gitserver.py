@@ -204,7 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
             "CONTENT_LENGTH": str(len(body)),
             "REMOTE_USER": user,
             "REMOTE_ADDR": "127.0.0.1",
-            "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
+            "GIT_PROTOCOL": self.headers.get("Git-Protocol", "") if owner.protocol_v2 else "",
             "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
             "GIT_CONFIG_COUNT": "1",
             "GIT_CONFIG_KEY_0": "http.receivepack",
@@ -242,6 +242,7 @@ class GitHttpServer:
     def __init__(self, root: Path, user: str, token: str) -> None:
         self.root, self.user, self.token = root, user, token
         self.counts: Counter[str] = Counter()
+        self.protocol_v2 = True  # False: speak protocol v0 only, like older servers
         self.before: dict[str, Callable[[], None]] = {}
         self._lock = threading.Lock()
         self._httpd = _Server(("127.0.0.1", 0), _Handler)

@@ -267,3 +267,23 @@ def test_pinned_commit_and_tag_refs(
     assert files_of(by_commit.checkout(pinned).root) == FLEET
     assert by_tag.remote_revision() == pinned
     assert files_of(by_tag.checkout(pinned).root) == FLEET
+
+
+def test_old_protocol_server_serves_the_tip_and_refuses_a_stale_commit_cleanly(
+    git_http_server: GitHttpServer, served: Path, tmp_path: Path
+) -> None:
+    git_http_server.protocol_v2 = False
+    repo = GitFleetRepository(
+        git_http_server.url("fleet.git"), "main", tmp_path / "cache", creds(git_http_server)
+    )
+    good = repo.checkout(repo.remote_revision())
+    stale = commit_files(served, {"agents/a.yaml": "a\n"})
+    tip = commit_files(served, {"agents/b.yaml": "b\n"})
+
+    with pytest.raises(GitRefNotFound):
+        repo.checkout(stale)  # no longer advertised: a v0 server will not send it
+
+    assert repo.current() == good
+    assert files_of(good.root) == FLEET
+    assert repo.checkout(repo.remote_revision()).revision == tip
+    assert git_http_server.counts["ls-refs"] == 0

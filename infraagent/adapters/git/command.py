@@ -53,6 +53,16 @@ def _raw_stderr(exc: GitCommandError) -> str:
     return stderr
 
 
+def parse_ls_remote(out: str) -> dict[str, str]:
+    """``git ls-remote`` output as ref name → commit id."""
+    found: dict[str, str] = {}
+    for line in out.splitlines():
+        commit, _, name = line.partition("\t")
+        if name:
+            found[name.strip()] = commit.strip()
+    return found
+
+
 class GitRunner:
     """Runs git for one remote URL with its credentials.
 

@@ -35,6 +35,7 @@ _NOT_FOUND = (
     "does not appear to be a git repository",
     "couldn't find remote ref",
     "not our ref",
+    "unadvertised object",
     "no such remote ref",
 )
 _UNREACHABLE = (

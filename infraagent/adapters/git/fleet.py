@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 from infraagent.adapters.git.auth import GitCredentials
-from infraagent.adapters.git.command import GitRunner
+from infraagent.adapters.git.command import GitRunner, parse_ls_remote
 from infraagent.errors import GitError, GitRefNotFound
 from infraagent.ports import Snapshot
 
@@ -95,10 +95,7 @@ class GitFleetRepository:
         out = self._git.remote(
             "ls-remote", ["ls-remote", "--", self._git.url, *wanted], self.workdir
         )
-        found: dict[str, str] = {}
-        for line in out.splitlines():
-            commit, _, name = line.partition("\t")
-            found[name.strip()] = commit.strip()
+        found = parse_ls_remote(out)
         for name in wanted:
             if name in found:
                 return found[name]

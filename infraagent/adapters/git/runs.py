@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 from infraagent.adapters.git.auth import GitCredentials
-from infraagent.adapters.git.command import GitRunner
+from infraagent.adapters.git.command import GitRunner, parse_ls_remote
 from infraagent.adapters.git.fleet import is_commit_id
 from infraagent.errors import GitError, GitPushRejected
 
@@ -131,10 +131,9 @@ class GitRunsPublisher:
         out = self._git.remote(
             "ls-remote", ["ls-remote", "--", self._git.url, self._ref], self._repo
         )
-        tips = [line.split("\t")[0] for line in out.splitlines() if line.endswith(self._ref)]
-        if not tips or not is_commit_id(tips[0]):
+        tip = parse_ls_remote(out).get(self._ref)
+        if tip is None or not is_commit_id(tip):
             return None
-        tip = tips[0]
         if not self._has_commit(tip):
             tracking = f"+{self._ref}:refs/remotes/origin/{self.branch}"
             args = ["fetch", "--depth", "1", "--no-tags", "--no-write-fetch-head", "origin"]
