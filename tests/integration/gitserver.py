@@ -70,9 +70,11 @@ def commit_files(
     branch: str = "main",
     message: str = "change",
     delete: tuple[str, ...] = (),
+    symlinks: Mapping[str, str] | None = None,
 ) -> str:
-    """Commits ``files`` (path → text) on top of ``branch`` (created when missing) in the
-    bare repository, removing ``delete``; returns the new commit id."""
+    """Commits ``files`` (path → text) and ``symlinks`` (path → link target) on top of
+    ``branch`` (created when missing) in the bare repository, removing ``delete``; returns
+    the new commit id."""
     with tempfile.TemporaryDirectory() as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
         try:
@@ -85,6 +87,9 @@ def commit_files(
         for path, text in files.items():
             blob = git("hash-object", "-w", "--stdin", cwd=bare, stdin=text.encode()).strip()
             git("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", cwd=bare, env=env)
+        for path, target in (symlinks or {}).items():
+            blob = git("hash-object", "-w", "--stdin", cwd=bare, stdin=target.encode()).strip()
+            git("update-index", "--add", "--cacheinfo", f"120000,{blob},{path}", cwd=bare, env=env)
         for path in delete:
             git(f"--work-tree={tmp}", "update-index", "--force-remove", path, cwd=bare, env=env)
         tree = git("write-tree", cwd=bare, env=env).strip()

@@ -287,3 +287,17 @@ def test_old_protocol_server_serves_the_tip_and_refuses_a_stale_commit_cleanly(
     assert files_of(good.root) == FLEET
     assert repo.checkout(repo.remote_revision()).revision == tip
     assert git_http_server.counts["ls-refs"] == 0
+
+
+def test_a_symlink_in_the_fleet_never_exposes_a_host_file(tmp_path: Path) -> None:
+    secret = tmp_path / "host-secret"
+    secret.write_text("operator token\n")
+    bare = make_bare_repo(tmp_path, "fleet.git", FLEET)
+    commit_files(bare, {}, symlinks={"skills/leak/SKILL.md": str(secret)})
+    repo = GitFleetRepository(bare.as_uri(), "main", tmp_path / "cache")
+
+    snapshot = repo.checkout(repo.remote_revision())
+
+    link = snapshot.root / "skills/leak/SKILL.md"
+    assert not link.is_symlink()
+    assert link.read_text() == str(secret)

@@ -8,6 +8,9 @@ directory ``snapshots/<commit>`` which becomes current only once complete. Nothi
 previous snapshot changes until then, so a failed fetch (bad credentials, missing branch,
 unreachable remote) leaves ``current()`` exactly as it was. The current revision is recorded
 in the cache, so a restarted process serves its last good snapshot without any fetch.
+Symbolic links in the repository are written as plain files holding the link's target text,
+so a fleet file can never make the reconciler read (and publish) a file of the host.
+Calls on one object are serialized by a lock; use one object (and ``workdir``) per source.
 
 Cache layout under ``workdir``: ``repo/`` (bare, shallow), ``snapshots/<commit>/``, ``CURRENT``.
 
@@ -21,6 +24,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 from infraagent.adapters.git.auth import GitCredentials
@@ -71,6 +75,7 @@ class GitFleetRepository:
         self._snapshots = self.workdir / "snapshots"
         self._snapshots.mkdir(parents=True, exist_ok=True)
         self._current = self._restore()
+        self._lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -106,6 +111,10 @@ class GitFleetRepository:
         missing. On any failure the previous snapshot stays current and untouched."""
         if not is_commit_id(revision):
             raise ValueError(f"checkout needs a full commit id, got {revision!r}")
+        with self._lock:
+            return self._checkout(revision)
+
+    def _checkout(self, revision: str) -> Snapshot:
         current = self._current
         if current is not None and current.revision == revision and current.root.is_dir():
             return current
@@ -185,7 +194,8 @@ class GitFleetRepository:
         env = {"GIT_INDEX_FILE": str(index)}
         try:
             self._git.local(["read-tree", revision], self._repo, env)
-            self._git.local([f"--work-tree={tmp}", "checkout-index", "-a", "-f"], self._repo, env)
+            args = ["-c", "core.symlinks=false", f"--work-tree={tmp}", "checkout-index", "-a", "-f"]
+            self._git.local(args, self._repo, env)
             tmp.rename(final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -13,7 +13,8 @@ of the fleet repository, pushed without force:
    (someone else pushed), start again from 1 on the new tip, re-applying the files, at most
    ``max_attempts`` times, then raise ``errors.GitPushRejected``.
 
-Only that one branch is ever fetched or pushed; other branches are never touched.
+Only that one branch is ever fetched or pushed; other branches are never touched. Calls on
+one object are serialized by a lock.
 
 Deliberately not here: writing the summaries (the caller renders them and names the runs in
 ``Infraagent-Run:`` trailers of ``message``) and redaction (done before text reaches here).
@@ -24,6 +25,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
@@ -80,6 +82,7 @@ class GitRunsPublisher:
         self._git = GitRunner(url, credentials, timeout=timeout)
         self._repo = self.workdir / "repo"
         self._ref = f"refs/heads/{branch}"
+        self._lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -97,6 +100,10 @@ class GitRunsPublisher:
         wanted = {checked_path(path): text for path, text in files.items()}
         if not wanted:
             return None
+        with self._lock:
+            return self._publish(wanted, message)
+
+    def _publish(self, wanted: Mapping[str, str], message: str) -> str | None:
         self._ensure_repo()
         for attempt in range(1, self.max_attempts + 1):
             tip = self._fetch_tip()
