@@ -153,7 +153,7 @@ class Scheduler:
         """Forget an agent (deleted). A run of it in flight still holds its slot until done."""
         self._agents.pop(key, None)
 
-    def keys(self) -> Iterator[AgentKey]:
+    def known(self) -> Iterator[AgentKey]:
         """The agents known, in no particular order."""
         return iter(list(self._agents))
 
@@ -249,6 +249,18 @@ class Scheduler:
     def in_flight(self) -> int:
         """Runs started and not yet finished."""
         return len(self._in_flight)
+
+    def retry_after(self, key: AgentKey, now: datetime) -> timedelta | None:
+        """How long until a refused (rate-limited) request of the agent could be accepted."""
+        agent = self._agents.get(key)
+        if agent is None or self._rate_problem(agent, now) is None:
+            return None
+        frees = []
+        if len(agent.starts) >= self.limits.per_agent_hourly:
+            frees.append(agent.starts[len(agent.starts) - self.limits.per_agent_hourly])
+        if len(self._starts) >= self.limits.cluster_hourly:
+            frees.append(self._starts[len(self._starts) - self.limits.cluster_hourly])
+        return max(frees) + _HOUR - now
 
     def last_start_held(self, key: AgentKey) -> bool:
         """Whether the agent's latest run waited on the concurrency limit before it started."""

@@ -206,3 +206,16 @@ def test_a_deleted_agent_keeps_its_slot_until_its_run_ends() -> None:
     assert scheduler.due(sim.now) == []
     sim.run_until(T0 + timedelta(minutes=1, seconds=45))
     assert [r.agent for _, r in sim.log] == ["gone", "other"]
+
+
+def test_a_refused_caller_learns_when_the_window_frees_up() -> None:
+    scheduler = Scheduler(Limits(per_agent_hourly=2))
+    key = scheduler.upsert(agent(cron=None, webhook=True), T0)
+    sim = Sim(scheduler)
+    for minute in (0, 10):
+        sim.now = T0 + timedelta(minutes=minute)
+        assert scheduler.request(key, "webhook", sim.now) is RequestResult.ACCEPTED
+        sim.tick()
+        sim.run_until(sim.now + timedelta(seconds=10))
+    assert scheduler.retry_after(key, T0 + timedelta(minutes=30)) == timedelta(minutes=30)
+    assert scheduler.retry_after(key, T0 + timedelta(minutes=60)) is None
