@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from infraagent import __version__
-from infraagent.cli import crds, guardrails, install, run, validate
+from infraagent.cli import crds, guardrails, install, reconcile, run, validate
 from infraagent.cli import operator as operator_command
 
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.register(commands)
     install.register(commands)
     operator_command.register(commands)
+    reconcile.register(commands)
     return parser
 
 
