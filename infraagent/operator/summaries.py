@@ -15,6 +15,10 @@ was already on the branch is marked ``already-on-branch`` instead of a commit id
 with nothing new calls no publisher and makes no commit. A batch holds at most
 ``batch_limit`` runs (oldest first); the rest wait for the next cycle.
 
+Known limit: the path has no namespace (``runs/<agent>/<date>/<run>.md``, as issue 7 asks),
+so two runs of same-named agents in two namespaces would share a file only if their
+server-generated names also matched on the same day.
+
 Deliberately not here: Git (``adapters.git`` implements ``RunsPublisher``), scheduling the
 cycles, and deciding what to do about a failed push: ``GitError`` propagates, nothing is
 marked, and the next cycle tries the same runs again. Runs that are not valid AgentRuns are
