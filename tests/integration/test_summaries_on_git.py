@@ -166,6 +166,44 @@ def test_finished_runs_make_one_commit_and_a_second_cycle_none(
     assert _history(bare) == [result.commit]
 
 
+def _reader_only(kube: KubeClient, namespace: str, user: str) -> None:
+    """RBAC for ``user``: read AgentRuns in ``namespace``, nothing else."""
+    rbac = "rbac.authorization.k8s.io/v1"
+    meta = {"name": "agentrun-reader", "namespace": namespace}
+    rule = {"apiGroups": ["core.infraagent.io"], "resources": ["agentruns"]}
+    kube.apply({"apiVersion": rbac, "kind": "Role", "metadata": meta,
+                "rules": [{**rule, "verbs": ["get", "list"]}]})  # fmt: skip
+    kube.apply({"apiVersion": rbac, "kind": "RoleBinding", "metadata": meta,
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                            "name": "agentrun-reader"},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
+                              "name": user}]})  # fmt: skip
+
+
+def test_runs_pushed_but_not_marked_are_never_committed_twice(
+    kube: KubeClient, namespace: str, redactor: Redactor, tmp_path: Path
+) -> None:
+    bare = make_bare_repo(tmp_path, "fleet.git", FLEET)
+    publisher = GitRunsPublisher(bare.as_uri(), branch=BRANCH, workdir=tmp_path / "cache")
+    names, _ = _record_runs(kube, namespace, 2)
+    _reader_only(kube, namespace, "summary-reader")
+
+    with kube.impersonating("summary-reader") as cannot_mark:
+        first = publish_summaries(cannot_mark, publisher, [namespace], T0, redactor=redactor)
+
+    assert first.commit is not None
+    assert first.unmarked == first.published == tuple(f"{namespace}/{n}" for n in names)
+    assert all(_annotation(kube, namespace, n) is None for n in names)
+
+    retry = publish_summaries(kube, publisher, [namespace], T0, redactor=redactor)
+
+    assert retry.commit is None and retry.published == first.published
+    assert retry.unmarked == ()
+    assert _history(bare) == [first.commit]
+    assert all(_annotation(kube, namespace, n) == "already-on-branch" for n in names)
+    assert publish_summaries(kube, publisher, [namespace], T0).published == ()
+
+
 def test_a_concurrent_push_is_survived_and_no_secret_reaches_the_branch(
     kube: KubeClient,
     namespace: str,
