@@ -14,6 +14,7 @@ not croniter's seconds or year extensions, so a schedule means the same thing ev
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterBadDateError, croniter
 
 _PROBE_START = datetime(2026, 1, 1, tzinfo=ZoneInfo("UTC"))
+_LOCK = threading.Lock()
 _FIELD_NAMES = ("minute", "hour", "day of month", "month", "day of week")
 
 
@@ -59,10 +61,21 @@ def timezone_problem(name: str) -> str | None:
     return None
 
 
-def _iterator(expression: str, timezone: str, start: datetime) -> croniter:
+@lru_cache(maxsize=1024)
+def _parsed(expression: str) -> croniter:
+    """One parsed iterator per expression: parsing costs far more than stepping."""
+    return croniter(expression, _PROBE_START)
+
+
+def _step(expression: str, timezone: str, start: datetime, *, forward: bool) -> datetime:
     if start.tzinfo is None:
         raise ValueError("fire times are computed from aware datetimes only")
-    return croniter(expression, start.astimezone(ZoneInfo(timezone)))
+    local = start.astimezone(ZoneInfo(timezone))
+    with _LOCK:  # the cached iterators are stateful
+        iterator = _parsed(expression)
+        iterator.set_current(local, force=True)
+        fire: datetime = iterator.get_next(datetime) if forward else iterator.get_prev(datetime)
+    return fire.astimezone(UTC)
 
 
 def next_fire(expression: str, timezone: str, after: datetime) -> datetime:
@@ -70,17 +83,15 @@ def next_fire(expression: str, timezone: str, after: datetime) -> datetime:
 
     ``after`` must be aware; the result is aware UTC. Raises ``ValueError`` (or croniter's
     own errors) for an invalid expression or zone: check with ``cron_problem`` and
-    ``timezone_problem`` first.
+    ``timezone_problem`` first. Thread-safe.
     """
-    fire: datetime = _iterator(expression, timezone, after).get_next(datetime)
-    return fire.astimezone(UTC)
+    return _step(expression, timezone, after, forward=True)
 
 
 def previous_fire(expression: str, timezone: str, at: datetime) -> datetime:
     """The latest fire time of ``expression`` at or before ``at`` (aware UTC)."""
-    probe = at + timedelta(microseconds=1)  # croniter's get_prev is strictly before
-    fire: datetime = _iterator(expression, timezone, probe).get_prev(datetime)
-    return fire.astimezone(UTC)
+    # croniter's get_prev is strictly before
+    return _step(expression, timezone, at + timedelta(microseconds=1), forward=False)
 
 
 def cron_period(expression: str, timezone: str, after: datetime) -> timedelta:

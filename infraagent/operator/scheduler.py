@@ -110,6 +110,7 @@ class Scheduler:
         self._agents: dict[AgentKey, _Agent] = {}
         self._in_flight: dict[AgentKey, RunRequest] = {}
         self._starts: deque[datetime] = deque()  # cluster-wide starts in the window
+        self._touched: set[AgentKey] = set()  # agents whose status may have changed
 
     # ----------------------------------------------------------------- the agents
 
@@ -236,6 +237,11 @@ class Scheduler:
             "conditions": [dict(c) for c in agent.conditions.values()],
         }
 
+    def touched(self) -> set[AgentKey]:
+        """The known agents whose status may have changed since the last call (then cleared)."""
+        touched, self._touched = self._touched, set()
+        return {key for key in touched if key in self._agents}
+
     def next_wakeup(self) -> datetime | None:
         """The earliest planned time among agents that could start (not in flight), or None."""
         times = [
@@ -338,6 +344,7 @@ class Scheduler:
             agent, agent.key in self._in_flight, self._in_flight.get(agent.key)
         )
         agent.phase = phase
+        self._touched.add(agent.key)
         conditions: dict[str, dict[str, Any]] = {}
         for kind, status, reason, message in wanted:
             before = agent.conditions.get(kind)

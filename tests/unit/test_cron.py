@@ -56,3 +56,16 @@ def test_the_latest_fire_at_or_before_a_time() -> None:
 def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(ValueError, match="aware"):
         next_fire("* * * * *", "UTC", datetime(2026, 1, 1))
+
+
+def test_one_expression_in_many_zones_and_directions_never_mixes_them_up() -> None:
+    after = utc(2026, 7, 1, 12)
+    expected = {
+        "Asia/Tokyo": utc(2026, 7, 2, 0),
+        "Europe/Berlin": utc(2026, 7, 2, 7),
+        "America/New_York": utc(2026, 7, 1, 13),
+    }
+    for _ in range(3):  # parsed iterators are reused: their state must not leak
+        for zone, fire in expected.items():
+            assert next_fire("0 9 * * *", zone, after) == fire
+            assert previous_fire("0 9 * * *", zone, fire) == fire
