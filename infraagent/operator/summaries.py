@@ -76,8 +76,10 @@ def publish_summaries(
 ) -> PublishResult:
     """One cycle: publish the finished runs not yet published, in one commit; mark them.
 
-    ``namespaces`` None means every namespace. Cluster read errors and ``GitError`` from
-    the publisher propagate (nothing is marked then); a failed mark is reported instead.
+    ``namespaces`` None means every namespace. ``redactor`` should know the credential
+    values the operator holds (``Redactor.with_values``); without one only secret shapes
+    are redacted. Cluster read errors and ``GitError`` from the publisher propagate
+    (nothing is marked then); a failed mark is reported instead.
     """
     if batch_limit < 1:
         raise ValueError("batch_limit must be at least 1")
