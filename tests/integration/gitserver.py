@@ -111,7 +111,7 @@ def make_bare_repo(
 
 def branch_files(bare: Path, branch: str) -> dict[str, str]:
     """Every file (path → text) at the tip of ``branch``."""
-    names = git("ls-tree", "-r", "--name-only", f"refs/heads/{branch}", cwd=bare).split("\n")
+    names = git("ls-tree", "-r", "-z", "--name-only", f"refs/heads/{branch}", cwd=bare).split("\0")
     return {n: git("show", f"refs/heads/{branch}:{n}", cwd=bare) for n in names if n}
 
 

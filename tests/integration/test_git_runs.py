@@ -187,3 +187,22 @@ def test_paths_outside_the_repository_are_refused(tmp_path: Path, path: str) -> 
 
     assert f"refs/heads/{BRANCH}" not in refs_of(bare)
     assert publisher.remote_operations == {}
+
+
+def test_unusual_names_and_text_arrive_intact(tmp_path: Path) -> None:
+    bare = make_bare_repo(tmp_path, "fleet.git", FLEET)
+    publisher = GitRunsPublisher(url=bare.as_uri(), workdir=tmp_path / "cache")
+    odd = {
+        'runs/café agent/2026-11-27/run "1".md': "résumé: ✓\n",
+        "runs/x/no-newline.md": "last line",
+        "runs/x/empty.md": "",
+    }
+
+    commit = publisher.publish(odd, "Résumé\n\nInfraagent-Run: café-1\n")
+
+    assert commit is not None
+    assert branch_files(bare, BRANCH) == odd
+    assert git("log", "-1", "--format=%B", commit, cwd=bare).strip() == (
+        "Résumé\n\nInfraagent-Run: café-1"
+    )
+    assert publisher.publish(odd, "again") is None

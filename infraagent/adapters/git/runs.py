@@ -5,10 +5,10 @@ of the fleet repository, pushed without force:
 
 1. ask the remote for the branch tip (``ls-remote``) and fetch it (depth 1) when it is not
    already here; a branch missing on the remote starts as an orphan holding only the files;
-2. build the commit with plumbing in a private bare clone: the tip's tree, plus the files
-   (blobs written by ``git add`` from a temporary directory, into a temporary index); when
-   the tree equals the tip's (every file already there with the same content) there is no
-   commit and ``publish`` returns None;
+2. compare each file's blob id with the tip's (one ``cat-file --batch-check``); when every
+   file is already there with the same content there is no commit and ``publish`` returns
+   None; otherwise ``git fast-import`` builds the commit (tip's tree plus the changed files)
+   in a private bare clone;
 3. push ``<commit>:refs/heads/<branch>``; when the remote refuses because the branch moved
    (someone else pushed), start again from 1 on the new tip, re-applying the files, at most
    ``max_attempts`` times, then raise ``errors.GitPushRejected``.
@@ -22,6 +22,7 @@ Deliberately not here: writing the summaries (the caller renders them and names 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import tempfile
@@ -38,7 +39,13 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BRANCH = "infraagent/runs"
 DEFAULT_AUTHOR = ("InfraAgent", "infraagent@users.noreply.infraagent.io")
-_LOCAL_CONFIG = ["-c", "core.autocrlf=false", "-c", "core.safecrlf=false"]
+_STAGING = "refs/infraagent/staging"
+
+
+def blob_id(text: str, algorithm: str = "sha1") -> str:
+    """The Git object id ``text`` (UTF-8) has as a blob."""
+    data = text.encode("utf-8")
+    return hashlib.new(algorithm, b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def checked_path(path: str) -> str:
@@ -49,7 +56,7 @@ def checked_path(path: str) -> str:
         not parts
         or pure.is_absolute()
         or "\\" in path
-        or "\0" in path
+        or any(char in path for char in "\0\n\r")
         or any(p in (".", "..") or p.lower() == ".git" for p in parts)
         or pure.as_posix() != path
     )
@@ -75,6 +82,8 @@ class GitRunsPublisher:
     ) -> None:
         if not branch or branch.startswith(("-", "refs/")) or ".." in branch:
             raise ValueError(f"not a usable branch name: {branch!r}")
+        if any(char in "".join(author) for char in "<>\n") or not all(author):
+            raise ValueError(f"not a usable commit author: {author!r}")
         self.branch = branch
         self.workdir = Path(workdir)
         self.max_attempts = max_attempts
@@ -156,41 +165,48 @@ class GitRunsPublisher:
             return False
         return True
 
-    def _commit(self, tip: str | None, files: Mapping[str, str], message: str) -> str | None:
-        """A commit of ``files`` on ``tip`` (an orphan when None), or None if nothing changes."""
-        with tempfile.TemporaryDirectory(prefix="runs-", dir=self.workdir) as tmp_name:
-            tmp = Path(tmp_name)
-            tree_dir, index = tmp / "tree", tmp / "index"
-            env = {"GIT_INDEX_FILE": str(index)}
-            self._git.local(["read-tree", *([tip] if tip else ["--empty"])], self._repo, env)
-            for path, text in files.items():
-                target = tree_dir / path
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text, encoding="utf-8")
-            pathspec = tmp / "pathspec"
-            pathspec.write_bytes(b"".join(p.encode() + b"\0" for p in files))
-            self._git.local(
-                [*_LOCAL_CONFIG, f"--work-tree={tree_dir}", "add", "--force",
-                 f"--pathspec-from-file={pathspec}", "--pathspec-file-nul"],
-                self._repo, env,
-            )  # fmt: skip
-            tree = self._git.local(["write-tree"], self._repo, env).strip()
-            if (
-                tip
-                and tree == self._git.local(["rev-parse", f"{tip}^{{tree}}"], self._repo).strip()
-            ):
-                return None
-            message_file = tmp / "message"
-            message_file.write_text(message, encoding="utf-8")
-            parents = ["-p", tip] if tip else []
-            args = ["commit-tree", "--no-gpg-sign", tree, *parents, "-F", str(message_file)]
-            return self._git.local(args, self._repo, self._identity()).strip()
-
-    def _identity(self) -> dict[str, str]:
-        name, email = self._author
+    def _changed(self, tip: str | None, files: Mapping[str, str]) -> dict[str, str]:
+        """The files whose content differs from ``tip``'s (all of them without a tip)."""
+        if tip is None:
+            return dict(files)
+        algorithm = "sha256" if len(tip) == 64 else "sha1"
+        query = "".join(f"{tip}:{path}\n" for path in files).encode()
+        out = self._with_input(["cat-file", "--batch-check"], query, {})
+        present = [line.split(" ")[0] for line in out.splitlines()]
         return {
-            "GIT_AUTHOR_NAME": name,
-            "GIT_AUTHOR_EMAIL": email,
-            "GIT_COMMITTER_NAME": name,
-            "GIT_COMMITTER_EMAIL": email,
+            path: text
+            for (path, text), existing in zip(files.items(), present, strict=True)
+            if blob_id(text, algorithm) != existing
         }
+
+    def _commit(self, tip: str | None, files: Mapping[str, str], message: str) -> str | None:
+        """A commit of ``files`` on ``tip`` (an orphan when None), or None if nothing changes.
+
+        One ``git fast-import`` writes the blobs, trees and commit as a single pack (loose
+        objects cost a file each) onto a private staging ref, never a branch."""
+        changed = self._changed(tip, files)
+        if not changed:
+            return None
+        name, email = self._author
+        encoded = message.encode("utf-8")
+        stream = [
+            f"reset {_STAGING}\ncommit {_STAGING}\n".encode(),
+            f"author {name} <{email}> now\ncommitter {name} <{email}> now\n".encode(),
+            b"data %d\n%s\n" % (len(encoded), encoded),
+            f"from {tip}\n".encode() if tip else b"",
+        ]
+        for path, text in changed.items():
+            data = text.encode("utf-8")
+            quoted = '"' + path.replace('"', '\\"') + '"'
+            stream.append(f"M 100644 inline {quoted}\n".encode())
+            stream.append(b"data %d\n%s\n" % (len(data), data))
+        args = ["fast-import", "--quiet", "--force", "--date-format=now"]
+        self._with_input(args, b"".join(stream), {})
+        return self._git.local(["rev-parse", "--verify", _STAGING], self._repo).strip()
+
+    def _with_input(self, args: list[str], data: bytes, env: Mapping[str, str]) -> str:
+        """A local git command reading ``data`` on stdin (through an unlinked temp file)."""
+        with tempfile.TemporaryFile(dir=self.workdir) as stdin:
+            stdin.write(data)
+            stdin.seek(0)
+            return self._git.local(args, self._repo, env, stdin)
