@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from infraagent.adapters.kube import KubeClient
+from infraagent.errors import KubeError
 from infraagent.models.keys import RUN_NOW_ANNOTATION
 from infraagent.operator.scheduler import Limits, RequestResult, Scheduler
 from infraagent.operator.scheduling import API_VERSION, KIND, SchedulingLoop
@@ -249,3 +250,61 @@ def test_an_invalid_cron_set_on_the_cluster_is_written_as_stalled(harness: Harne
     row = harness.table()["minutely"]
     assert (row["PHASE"], row["READY"], row["NEXT RUN"]) == ("Stalled", "False", "")
     assert "nextRunTime" not in status
+
+
+def test_deleted_agents_are_forgotten_by_watch_event_or_by_resync(harness: Harness) -> None:
+    harness.create("first", triggers=[{"type": "webhook", "source": "alertmanager"}])
+    harness.create("second", triggers=[{"type": "webhook", "source": "alertmanager"}])
+    harness.loop.tick()
+    ns = harness.namespace
+    gone = harness.get("first")
+    harness.kube.delete(API_VERSION, KIND, "first", ns)
+    harness.loop.feed("DELETED", gone)
+    assert harness.loop.request_run(ns, "first") is RequestResult.UNKNOWN
+    harness.kube.delete(API_VERSION, KIND, "second", ns)  # no event: the resync notices
+    harness.loop.resync()
+    assert harness.loop.request_run(ns, "second") is RequestResult.UNKNOWN
+
+
+def test_no_run_starts_while_the_leader_is_not_accepting(harness: Harness) -> None:
+    accepting = False
+    loop = SchedulingLoop(
+        harness.kube, harness.launcher, harness.clock, accepting=lambda: accepting
+    )
+    harness.create("hooked", triggers=[{"type": "webhook", "source": "alertmanager"}])
+    loop.tick()
+    assert loop.request_run(harness.namespace, "hooked") is RequestResult.ACCEPTED
+    assert loop.tick() == []
+    accepting = True
+    assert [r.agent for r in loop.tick()] == ["hooked"]
+
+
+@dataclass
+class FlakyStatus:
+    """The real client, whose next ``patch_status`` fails once as a dropped connection would."""
+
+    kube: KubeClient
+    fail_next: bool = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.kube, name)
+
+    def patch_status(self, *args: Any) -> dict[str, Any]:
+        if self.fail_next:
+            self.fail_next = False
+            raise KubeError("patch status: connection reset")
+        return self.kube.patch_status(*args)
+
+
+def test_a_failed_status_write_is_reported_and_retried(harness: Harness) -> None:
+    flaky = FlakyStatus(harness.kube)
+    reports: list[str] = []
+    loop = SchedulingLoop(flaky, harness.launcher, harness.clock, report=reports.append)
+    harness.create("hooked", triggers=[{"type": "webhook", "source": "alertmanager"}])
+    loop.tick()
+    assert "conditions" not in harness.get("hooked").get("status", {})
+    assert reports == [
+        f"writing the status of {harness.namespace}/hooked failed: patch status: connection reset"
+    ]
+    loop.tick()
+    assert harness.get("hooked")["status"]["conditions"][0]["reason"] == "TriggerOnly"
