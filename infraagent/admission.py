@@ -12,7 +12,10 @@ requests made **by an agent identity only**:
 - UPDATE of a PersistentVolumeClaim or PersistentVolume that removes any finalizer (above all
   ``kubernetes.io/pvc-protection`` / ``kubernetes.io/pv-protection``);
 - CREATE, UPDATE or DELETE of RBAC objects, admission configuration, CustomResourceDefinitions
-  (deleting one deletes every object of its kind) and InfraAgent's own resources.
+  (deleting one deletes every object of its kind) and InfraAgent's own resources, except
+  an update of the status of an AgentRun whose ``spec.agentRef`` is the agent itself, in its
+  own namespace (a run executing as a Kubernetes Job records itself; RBAC narrows that to
+  the one run).
 
 Agent identities (the naming convention shared with the per-agent RBAC generator): every
 agent ``<agent>`` runs as the ServiceAccount ``infraagent-agent-<agent>`` in its namespace, so
@@ -206,10 +209,21 @@ def _finalizer_validation(resource: str, kind: str, finalizer: str) -> dict[str,
     }
 
 
+# The one InfraAgent write an agent identity may make: the status of an AgentRun of its own
+# agent in its own namespace (a run executing as a Job records itself).
+_OWN_RUN_STATUS: Final = (
+    "(request.operation == 'UPDATE' && request.resource.resource == 'agentruns' && "
+    "request.subResource == 'status' && request.userInfo.username == "
+    f"'system:serviceaccount:' + request.namespace + ':{AGENT_SERVICE_ACCOUNT_PREFIX}' + "
+    "object.spec.agentRef)"
+)
+
+
 def _control_validations() -> list[dict[str, str]]:
     found = [
         {
-            "expression": f"request.resource.group != '{group}'",
+            "expression": f"request.resource.group != '{group}'"
+            + (f" || {_OWN_RUN_STATUS}" if group == API_GROUP else ""),
             "message": MESSAGE_PREFIX + message,
             "reason": "Forbidden",
         }

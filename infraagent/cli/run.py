@@ -2,6 +2,7 @@
 
     infraagent run AGENT_FILE [--environment FILE] [--skills DIR] [--model-tiers FILE]
                    [--llm scripted:SCRIPT | tier] [--output FILE]
+    infraagent run --agent-run NAME --namespace NS [--kubeconfig FILE]
 
 ``--llm scripted:SCRIPT`` serves the model from a local scripted server (no API key,
 no network); the default ``tier`` uses the agent's tier from ``--model-tiers`` with a
@@ -9,6 +10,10 @@ key from the environment (``settings``). Without a cluster, allowed tool calls a
 and recorded but not executed. The AgentRun is written as YAML (``--output`` or stdout
 after the report). Exit 0 when the run succeeded, 1 when it ended otherwise, 2 on usage
 errors.
+
+``--agent-run NAME --namespace NS`` executes an AgentRun that already exists on the cluster
+(the command of a ``runner: job`` Job's pod, see ``cli.run_cluster``), as the identity of
+the kubeconfig or, without one, the pod's ServiceAccount.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 import yaml
 
 from infraagent.cli.common import load_agent_or_report
+from infraagent.cli.run_cluster import run_agent_run
 from infraagent.errors import UsageError
 from infraagent.loading.bundle import AgentBundle
 from infraagent.loading.fleet import Source, load
@@ -50,17 +56,27 @@ def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "run", help="run one agent once, locally", description=__doc__
     )
-    parser.add_argument("agent", type=Path, metavar="AGENT_FILE")
+    parser.add_argument("agent", type=Path, metavar="AGENT_FILE", nargs="?")
     parser.add_argument("--environment", type=Path, help="an AgentEnvironment YAML file")
     parser.add_argument("--skills", type=Path, default=Path("skills"), help="skills directory")
     parser.add_argument("--model-tiers", type=Path, help="a ModelTierConfig YAML file")
     parser.add_argument("--llm", default="tier", help="'scripted:SCRIPT' or 'tier' (default)")
     parser.add_argument("--output", type=Path, help="write the AgentRun YAML here")
+    parser.add_argument("--agent-run", metavar="NAME", help="execute this AgentRun on the cluster")
+    parser.add_argument("--namespace", help="the AgentRun's namespace (with --agent-run)")
+    parser.add_argument("--kubeconfig", type=Path, help="kubeconfig (with --agent-run)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load, run, show, record."""
+    """Load, run, show, record (or, with ``--agent-run``, execute an AgentRun)."""
+    if args.agent_run or args.agent is None:
+        if not (args.agent_run and args.namespace) or args.agent is not None:
+            print(
+                "infraagent run: give AGENT_FILE, or --agent-run and --namespace", file=sys.stderr
+            )
+            return 2
+        return run_agent_run(args)
     bundle = load_agent_or_report(args.agent, args.environment, args.skills)
     if bundle is None or bundle.agent is None:
         return 2

@@ -183,8 +183,18 @@ def _run(name: str, namespace: str, inputs: RunInputs, deps: ExecuteDeps) -> str
 
 
 def _fail(deps: ExecuteDeps, name: str, namespace: str, reason: str, message: str) -> str:
-    """Finish the run Failed with ``reason`` and ``message``; the phase (Failed)."""
-    now = deps.clock.now()
+    return fail_run(deps.cluster, deps.clock, name, namespace, reason=reason, message=message)
+
+
+def fail_run(
+    cluster: Cluster, clock: Clock, name: str, namespace: str, *, reason: str, message: str
+) -> str:
+    """Finish the run Failed with ``reason`` and ``message``; the phase (Failed).
+
+    A run whose status is already final (the API server refuses the change) or cannot be
+    written is left as it is: the next leader marks an open one Interrupted.
+    """
+    now = clock.now()
     condition = Condition(
         type="Complete",
         status=ConditionStatus.FALSE,
@@ -196,11 +206,11 @@ def _fail(deps: ExecuteDeps, name: str, namespace: str, reason: str, message: st
         phase=RunPhase.FAILED,
         reason=reason[:_MAX_REASON],
         completionTime=now,
-        report=f"The run could not start: {message}.",
+        report=f"The run failed: {message}.",
         conditions=[condition],
     )
-    with contextlib.suppress(KubeError):  # left open, the next leader marks it Interrupted
-        AgentRunRecorder(deps.cluster, deps.clock).finish(name, namespace, status)
+    with contextlib.suppress(KubeError):
+        AgentRunRecorder(cluster, clock).finish(name, namespace, status)
     return FAILED
 
 

@@ -11,8 +11,9 @@
   never runs with a sheet silently missing;
 - the ModelTierConfig (cluster-scoped) that maps the agent's tier (the first by name when
   several do);
-- the data of the Secret its auth names, through an injected ``SecretReader`` (the
-  operator reads the Secret; a Job's pod gets the key from its environment instead).
+- the data of the Secret its auth names, through an injected ``SecretReader`` (given the
+  tier and its auth: the operator reads the Secret; a Job's pod gets the key from its
+  environment instead).
 
 Anything missing raises ``RunInputError`` with a CamelCase ``reason`` and a message naming
 the missing object; values of Secrets never appear in a message. It deliberately does not
@@ -41,7 +42,7 @@ from infraagent.models.skillref import ParsedSource, SkillRef
 from infraagent.ports import Cluster
 
 SkillFetcher = Callable[[ParsedSource], Mapping[str, str]]
-SecretReader = Callable[[ProviderAuthSpec], Mapping[str, str]]
+SecretReader = Callable[[TierMapping, ProviderAuthSpec], Mapping[str, str]]
 _FRONTMATTER: Final = "---"
 
 
@@ -102,7 +103,7 @@ def resolve_inputs(
     tier = config.spec.tier(agent.spec.model.tier)
     assert tier is not None  # _tier_config only returns a config that maps it
     auth = tier.auth or config.spec.defaultAuth
-    secret = _secret(auth, read_secret) if auth is not None else {}
+    secret = _secret(tier, auth, read_secret) if auth is not None else {}
     return RunInputs(
         agent, environment, sheets, instructions, tier, config.spec.defaultAuth, secret
     )
@@ -123,7 +124,7 @@ def parse_sheet(text: str, skill: str) -> ActionSheet:
 def secret_from_cluster(cluster: Cluster) -> SecretReader:
     """A ``SecretReader`` that reads (and base64-decodes) the Secret through ``cluster``."""
 
-    def read(auth: ProviderAuthSpec) -> Mapping[str, str]:
+    def read(tier: TierMapping, auth: ProviderAuthSpec) -> Mapping[str, str]:
         name = auth.secretRef or ""
         where = f"{auth.secretNamespace}/{name}"
         obj = _get(cluster, "v1", "Secret", name, auth.secretNamespace, reason="SecretNotFound")
@@ -220,10 +221,12 @@ def _tier_config(cluster: Cluster, agent: InfraAgent) -> ModelTierConfig:
     )
 
 
-def _secret(auth: ProviderAuthSpec, read_secret: SecretReader) -> Mapping[str, str]:
+def _secret(
+    tier: TierMapping, auth: ProviderAuthSpec, read_secret: SecretReader
+) -> Mapping[str, str]:
     if auth.type is AuthType.NONE or not auth.secretRef:
         return {}
-    data = read_secret(auth)
+    data = read_secret(tier, auth)
     if auth.type is AuthType.API_KEY and not data.get(auth.secretKey):
         where = f"{auth.secretNamespace}/{auth.secretRef}"
         raise RunInputError("SecretKeyMissing", f"Secret {where} has no key {auth.secretKey!r}")
