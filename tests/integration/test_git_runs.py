@@ -9,8 +9,10 @@ paths fail clearly, without the token.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from git.cmd import Git
 from pydantic import SecretStr
 
 from infraagent.adapters.git import GitCredentials, GitRunsPublisher
@@ -206,3 +208,29 @@ def test_unusual_names_and_text_arrive_intact(tmp_path: Path) -> None:
         "Résumé\n\nInfraagent-Run: café-1"
     )
     assert publisher.publish(odd, "again") is None
+
+
+def test_token_in_the_url_never_reaches_argv_or_disk(
+    git_http_server: GitHttpServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_bare_repo(git_http_server.root, "fleet.git", FLEET)
+    token = git_http_server.token
+    url = git_http_server.url("fleet.git").replace("http://", f"http://bot-user:{token}@")
+    git_http_server.user = "bot-user"
+    seen: list[str] = []
+    real = Git.execute
+
+    def spy(self: Git, command: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(" ".join(map(str, command)))
+        return real(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(Git, "execute", spy)
+    publisher = GitRunsPublisher(url=url, workdir=tmp_path / "cache")
+
+    assert publisher.publish(SUMMARIES, MESSAGE) is not None
+    assert publisher.url == git_http_server.url("fleet.git")
+    assert any(" push " in f" {a} " for a in seen)
+    assert not [a for a in seen if token in a]
+    for path in (tmp_path / "cache").rglob("*"):
+        if path.is_file():
+            assert token.encode() not in path.read_bytes(), path
