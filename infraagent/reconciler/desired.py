@@ -158,6 +158,35 @@ def with_revision(
     return body
 
 
+def in_sync(body: Mapping[str, Any], live: Mapping[str, Any] | None) -> bool:
+    """Whether ``live`` already holds ``body``: same digest, and every field of ``body`` as is.
+
+    The digest catches fields removed from the definition; the field-by-field check catches
+    drift (someone edited or removed a field on the cluster). Extra fields on ``live`` (server
+    defaults, other managers' fields) do not matter. When this says True, applying ``body``
+    would change nothing, so the reconciler sends nothing at all.
+    """
+    if live is None:
+        return False
+    annotations = ((live.get("metadata") or {}).get("annotations")) or {}
+    wanted = body["metadata"]["annotations"].get(SOURCE_DIGEST_ANNOTATION)
+    return annotations.get(SOURCE_DIGEST_ANNOTATION) == wanted and _subset(body, live)
+
+
+def _subset(want: Any, have: Any) -> bool:
+    if isinstance(want, Mapping):
+        return isinstance(have, Mapping) and all(
+            k in have and _subset(v, have[k]) for k, v in want.items()
+        )
+    if isinstance(want, list):
+        return (
+            isinstance(have, list)
+            and len(want) == len(have)
+            and all(_subset(w, h) for w, h in zip(want, have, strict=True))
+        )
+    return bool(want == have and type(want) is type(have))
+
+
 def key_of(obj: Mapping[str, Any]) -> Key:
     """The key of a live object (as a list returns it)."""
     meta = obj.get("metadata") or {}

@@ -21,6 +21,7 @@ from infraagent.ports import SourceProblem
 from infraagent.reconciler.context import Pass, RepositorySpec
 from infraagent.reconciler.desired import (
     desired_objects,
+    in_sync,
     key_of,
     owner_selector,
     with_revision,
@@ -160,14 +161,17 @@ def build(p: Pass) -> bool:
 def apply(p: Pass) -> bool:
     """Apply each desired object, skipping no-ops; a failure is a problem of its file.
 
-    Touches no condition (``report`` derives them from the problems).
+    With the owned objects listed, an object already in sync costs no request at all, and a
+    new one a single apply; otherwise ``apply_with_outcome`` compares a dry run with the live
+    object and writes only on a difference. Touches no condition (``report`` derives them
+    from the problems).
     """
     assert p.revision is not None
     for desired in p.desired:
         live = p.live.get(desired.key) if p.live is not None else None
         body = with_revision(desired, p.revision, live)
         try:
-            _, outcome = p.ports.cluster.apply_with_outcome(body)
+            outcome = _apply_one(p, body, live)
         except KubeError as err:
             p.apply_failed.add(desired.key)
             p.failed_files.add(desired.file)
@@ -177,6 +181,15 @@ def apply(p: Pass) -> bool:
         if outcome != "unchanged":
             p.written += 1
     return True
+
+
+def _apply_one(p: Pass, body: dict[str, Any], live: dict[str, Any] | None) -> str:
+    if in_sync(body, live):
+        return "unchanged"
+    if p.live is not None and live is None:
+        p.ports.cluster.apply(body)
+        return "created"
+    return p.ports.cluster.apply_with_outcome(body)[1]
 
 
 STEPS: Final[tuple[Step, ...]] = (

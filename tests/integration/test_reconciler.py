@@ -213,3 +213,17 @@ def test_a_suspended_source_does_nothing(harness: Harness, bare: Path) -> None:
     harness.state = SourceState()
     assert harness.reconcile().outcome == "applied"
     assert harness.live("InfraAgent", "gamma") is not None
+
+
+def test_a_hand_edit_is_put_back_on_the_next_revision(
+    harness: Harness, bare: Path, kube: KubeClient, namespace: str
+) -> None:
+    harness.reconcile()
+    kube.patch(GV, "InfraAgent", "alpha", {"spec": {"description": "edited by hand"}}, namespace)
+    untouched = harness.live("InfraAgent", "beta")
+    commit_files(bare, {"README.md": "unrelated\n"})
+    result = harness.reconcile()
+    assert result.applied == 1
+    alpha, beta = harness.live("InfraAgent", "alpha"), harness.live("InfraAgent", "beta")
+    assert alpha is not None and alpha["spec"]["description"] == "watches things"
+    assert beta == untouched
