@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from infraagent.models import KINDS, FleetSource
@@ -104,3 +106,10 @@ def test_transition_time_moves_only_when_the_status_changes() -> None:
     assert same[0].lastTransitionTime == T0
     flipped = derive_conditions(same, Verdict(ready=False, reason="RefNotFound"), later, 2)
     assert flipped[0].lastTransitionTime == later
+
+
+def test_the_shipped_example_fleetsource_is_valid_and_reads_the_fleet_folders() -> None:
+    example = Path(__file__).resolve().parents[2] / "reconciler" / "fleetsource.yaml"
+    source = FleetSource.model_validate(yaml.safe_load(example.read_text()))
+    assert source.spec.paths == ["agents/", "environments/", "skills/"]
+    assert source.spec.prune and not source.spec.allowPruneToEmpty
