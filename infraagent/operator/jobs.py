@@ -17,8 +17,11 @@
    key Secret and the ClusterRoleBinding at once.
 
 ``drain`` stops the watching (SIGTERM): the Jobs keep running on the cluster and finish
-their AgentRuns themselves; ``job_alive`` is the ``owner_alive`` a new leader gives
-``mark_interrupted`` so it does not mark runs Interrupted that a live Job still executes.
+their AgentRuns themselves (a run whose watch stopped is ``done`` with the phase it had).
+``job_alive`` is the ``owner_alive`` a new leader gives ``mark_interrupted`` so it does not
+mark runs Interrupted that a live Job still executes.
+``RunnerSwitch`` sends each run to the in-process launcher or this one, as the agent's
+``spec.runner`` says.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from infraagent.errors import KubeError, KubeNotFound
+from infraagent.models.agent import Runner
 from infraagent.models.agentrun import TERMINAL_PHASES, RunPhase, Trigger
 from infraagent.models.common import GROUP_VERSION, parse_duration
 from infraagent.models.keys import skill_configmap_name
@@ -52,7 +56,7 @@ from infraagent.operator.run_job import (
     run_job,
 )
 from infraagent.operator.runs import KIND, new_agentrun
-from infraagent.ports import Clock, Cluster, RunOutcome, RunRequest
+from infraagent.ports import Clock, Cluster, RunLauncher, RunOutcome, RunRequest
 
 Started = Callable[[RunRequest, str], None]
 Done = Callable[[RunRequest, RunOutcome], None]
@@ -270,3 +274,26 @@ def _owner(job: Mapping[str, Any]) -> dict[str, Any]:
 def _owned_by(obj: Mapping[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
     meta = {**obj["metadata"], "ownerReferences": [reference]}
     return {**obj, "metadata": meta}
+
+
+class RunnerSwitch:
+    """A ``RunLauncher`` that sends each run where its agent's ``spec.runner`` says.
+
+    ``job`` agents go to ``job``, everything else (``inprocess``, and an agent that cannot be
+    read, which ``inprocess`` then records as a failed launch) to ``inprocess``.
+    """
+
+    def __init__(self, cluster: Cluster, inprocess: RunLauncher, job: RunLauncher) -> None:
+        self._cluster = cluster
+        self._inprocess = inprocess
+        self._job = job
+
+    def launch(self, request: RunRequest, started: Started, done: Done) -> None:
+        """Delegate ``request`` to the launcher of its agent's runner."""
+        try:
+            agent = self._cluster.get(GROUP_VERSION, "InfraAgent", request.agent, request.namespace)
+        except KubeError:
+            agent = {}
+        runner = (agent.get("spec") or {}).get("runner")
+        target = self._job if runner == Runner.JOB.value else self._inprocess
+        target.launch(request, started, done)

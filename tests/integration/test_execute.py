@@ -4,13 +4,18 @@ agent, the AgentRun written as the run goes and finished; missing pieces end it 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
+from infraagent.models.agent import InfraAgent
 from infraagent.models.agentrun import AgentRun, Outcome, RunPhase
+from infraagent.models.common import GROUP_VERSION
 from infraagent.models.keys import skill_configmap_name
+from infraagent.models.requests import CanonicalRequest
 from infraagent.operator.execute import execute_run
-from infraagent.ports import RunRequest
+from infraagent.ports import RunRequest, ToolExecutor, ToolOutput
 
 from .test_execute_support import (
     AGENT,
@@ -135,3 +140,58 @@ def test_an_agent_that_does_not_exist_leaves_no_record(fleet: Fleet) -> None:
     assert execute_run(request, fleet.deps()).run_name is None
     runs = fleet.admin.list("core.infraagent.io/v1alpha1", "AgentRun", fleet.namespace)
     assert runs.items == []
+
+
+@dataclass
+class Watching:
+    """An executor that looks at the run's AgentRun before each call it executes."""
+
+    inner: ToolExecutor
+    fleet: Fleet
+    seen: list[tuple[str, int]] = field(default_factory=list)
+
+    def execute(
+        self, tool: str, arguments: Mapping[str, Any], requests: tuple[CanonicalRequest, ...]
+    ) -> ToolOutput:
+        (run,) = self.fleet.admin.list(GROUP_VERSION, "AgentRun", self.fleet.namespace).items
+        status = run.get("status") or {}
+        self.seen.append((status.get("phase", ""), len(status.get("ledger") or [])))
+        return self.inner.execute(tool, arguments, requests)
+
+
+def test_the_agentrun_shows_the_run_while_it_goes(fleet: Fleet) -> None:
+    ns = fleet.namespace
+    deps = fleet.deps()
+    watching: list[Watching] = []
+
+    def executor_for(agent: InfraAgent) -> ToolExecutor:
+        watching.append(Watching(deps.executor_for(agent), fleet))
+        return watching[-1]
+
+    turns = [kubectl(f"get pods -n {ns}"), kubectl(f"get deployments -n {ns}"), REPORT]
+    with fleet.serve(turns):
+        outcome = execute_run(_request(fleet), replace(deps, executor_for=executor_for))
+    assert outcome.phase == "Succeeded"
+    assert watching[0].seen == [("Running", 0), ("Running", 1)]
+
+
+def test_a_configmap_skill_source_is_read_with_its_key(fleet: Fleet) -> None:
+    ns = fleet.namespace
+    ops = fleet.admin.get("v1", "ConfigMap", skill_configmap_name("ops"), ns)
+    fleet.admin.delete("v1", "ConfigMap", skill_configmap_name("ops"), ns)
+    custom = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "team-ops", "namespace": ns},
+        "data": {"guide.md": "Restart what is stuck.", "actions.yaml": ops["data"]["actions.yaml"]},
+    }
+    fleet.admin.create(custom)
+    agent = agent_manifest(ns)
+    skills = [{"name": "ops", "source": "configmap://team-ops/guide.md"}]
+    fleet.admin.apply({**agent, "spec": {**agent["spec"], "skills": skills}})
+    turns = [kubectl(f"rollout restart deployment/web -n {ns}"), REPORT]
+    with fleet.serve(turns) as server:
+        outcome = execute_run(_request(fleet), fleet.deps())
+    assert outcome.phase == "Succeeded"
+    assert RESTARTED_AT in fleet.annotations()  # the sheet's action was there
+    assert "Restart what is stuck." in json.dumps(server.requests[0].body)

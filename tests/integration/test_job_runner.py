@@ -29,12 +29,23 @@ from infraagent.identity import service_account_name
 from infraagent.models.agentrun import AgentRun, Outcome, RunPhase
 from infraagent.models.common import GROUP_VERSION
 from infraagent.models.keys import skill_configmap_name
-from infraagent.operator.jobs import JobLauncher, job_alive
+from infraagent.operator.execute import execute_run
+from infraagent.operator.jobs import JobLauncher, RunnerSwitch, job_alive
 from infraagent.operator.run_job import JobSettings, cluster_binding_name, key_secret_name
+from infraagent.operator.run_pool import InProcessLauncher
 from infraagent.ports import RunOutcome, RunRequest
 
 from .conftest import REPO, ControlPlane
-from .test_execute_support import AGENT, KEY, REPORT, RESTARTED_AT, Fleet, fleet, kubectl
+from .test_execute_support import (
+    AGENT,
+    KEY,
+    REPORT,
+    RESTARTED_AT,
+    Fleet,
+    agent_manifest,
+    fleet,
+    kubectl,
+)
 
 __all__ = ["fleet"]  # the fixture
 IMAGE = "registry.example.com/infraagent/operator:1.4.2"
@@ -319,3 +330,29 @@ def test_a_missing_skill_fails_the_run_without_a_job(fleet: Fleet) -> None:
     assert status is not None and status.reason == "SkillNotFound"
     with pytest.raises(KubeNotFound):
         fleet.admin.get("batch/v1", "Job", run, fleet.namespace)
+
+
+def test_each_run_goes_where_its_agents_runner_says(fleet: Fleet) -> None:
+    deps = fleet.deps()
+    inprocess = InProcessLauncher(lambda r, started: execute_run(r, deps, started), concurrency=1)
+    watch = Watch()
+    jobs = JobLauncher(fleet.admin, fleet.clock, JobSettings(IMAGE), pause=watch.pause)
+    switch = RunnerSwitch(fleet.admin, inprocess, jobs)
+    request = RunRequest(fleet.namespace, AGENT, "manual", datetime.now(UTC))
+    with fleet.serve([REPORT]):
+        switch.launch(request, watch.on_started, watch.on_done)  # runner: inprocess (default)
+        assert watch.ended.wait(WAIT)
+        assert watch.done[0].phase == "Succeeded"
+        with pytest.raises(KubeNotFound):
+            fleet.admin.get("batch/v1", "Job", watch.started[0], fleet.namespace)
+
+        agent = agent_manifest(fleet.namespace)
+        fleet.admin.apply({**agent, "spec": {**agent["spec"], "runner": "job"}})
+        watch.ended.clear()
+        switch.launch(request, watch.on_started, watch.on_done)
+        assert watch.polled.wait(WAIT)
+    job = fleet.admin.get("batch/v1", "Job", watch.started[1], fleet.namespace)
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == "infraagent-agent-keeper"
+    fleet.admin.delete("batch/v1", "Job", watch.started[1], fleet.namespace)
+    assert watch.ended.wait(WAIT)
+    assert inprocess.drain(WAIT) == frozenset()
