@@ -11,6 +11,7 @@ This is the function the main job and the webhook-triggered loop call; schedulin
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +27,8 @@ from infraagent.reconciler.context import (
 )
 from infraagent.reconciler.report import report
 from infraagent.reconciler.steps import STEPS
+
+log = logging.getLogger("infraagent.reconciler")
 
 
 def source_from_object(obj: Mapping[str, Any]) -> SourceObject:
@@ -58,6 +61,7 @@ def reconcile_once(
         if not step(p):
             break
     if p.verdict is None and p.outcome in ("unchanged", "suspended"):
+        log.debug("reconcile source=%s outcome=%s", source.key, p.outcome)
         return ReconcileResult(
             source=source.key, outcome=p.outcome, revision=p.revision, status=previous
         )

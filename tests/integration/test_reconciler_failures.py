@@ -9,6 +9,10 @@ applied, 1 when a definition failed, 2 when the fetch failed.
 from __future__ import annotations
 
 import base64
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -160,3 +164,27 @@ def test_the_command_line_exit_status_follows_the_outcome(
         "core.infraagent.io/v1alpha1", "InfraAgent", namespace).items}  # fmt: skip
     assert names == {"beta"}, "the CLI's implicit source prunes what its own labels mark"
     assert _cli(control_plane, namespace, str(bare), "--name", "Not_A_Name", *cache) == 2
+
+
+def test_without_once_the_command_serves_until_interrupted(
+    control_plane: ControlPlane, kube: KubeClient, namespace: str, tmp_path: Path
+) -> None:
+    bare = make_bare_repo(tmp_path, "fleet.git", fleet_files(namespace))
+    argv = [sys.executable, "-m", "infraagent.cli.main", "reconcile", "--repo", str(bare),
+            "--namespace", namespace, "--kubeconfig", str(control_plane.kubeconfig),
+            "--workdir", str(tmp_path / "cache")]  # fmt: skip
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            names = kube.list("core.infraagent.io/v1alpha1", "InfraAgent", namespace).items
+            if len(names) == 2:
+                break
+            time.sleep(0.2)
+        assert process.poll() is None, "the command exited instead of serving"
+        assert len(names) == 2
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err.decode()
+    assert b"outcome=applied" in err
