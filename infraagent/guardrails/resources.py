@@ -188,7 +188,7 @@ _INFRAAGENT: Final = (
         _Row("agentenvironments", "AgentEnvironment", _NS, "aenv", _S),
         _Row("modeltierconfigs", "ModelTierConfig", _CLUSTER, "mtc", _S),
         _Row("agentruns", "AgentRun", _NS, "arun", _S),
-        _Row("fleetsources", "FleetSource", _NS, "", _S)),
+        _Row("fleetsources", "FleetSource", _NS, "fs", _S)),
 )
 
 _CNPG: Final = "postgresql.cnpg.io"
