@@ -3,7 +3,8 @@
 - ``execute_deps``: the real Kubernetes client, providers built from the resolved tier, tool
   calls executed as the agent (``KubeToolExecutor``, impersonating
   ``system:serviceaccount:<ns>:infraagent-agent-<agent>``), the Secret read through the
-  cluster (the operator) or the key taken from the environment (a Job's pod: ``settings``).
+  cluster (the operator) or the key taken from the environment (a Job's pod: ``settings``),
+  ``git://`` skills fetched with the git adapter (``GitSkillFetcher``).
 - ``run_agent_run``: ``infraagent run --agent-run NAME --namespace NS [--kubeconfig F]``, the
   command of a run's Job. Without ``--kubeconfig`` (and no ``KUBECONFIG``) it uses the pod's
   in-cluster ServiceAccount. Exit 0 when the run succeeded (or escalated), 1 when it ended
@@ -15,24 +16,62 @@ It deliberately holds no logic of its own: everything is in ``operator.execute``
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
-from collections.abc import Mapping
+import tempfile
+import threading
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from infraagent.adapters.git import GitFleetRepository
 from infraagent.adapters.kube.client import KubeClient
 from infraagent.adapters.kube.executor import KubeToolExecutor
 from infraagent.admission import agent_username
-from infraagent.errors import KubeError
+from infraagent.errors import KubeError, UsageError
 from infraagent.models.agent import InfraAgent
 from infraagent.models.agentrun import RunPhase
+from infraagent.models.keys import SKILL_MD_KEY, SKILL_SHEET_KEY
 from infraagent.models.modeltier import ProviderAuthSpec, TierMapping
+from infraagent.models.skillref import ParsedSource
 from infraagent.operator.execute import ExecuteDeps, execute_agent_run
 from infraagent.operator.run_inputs import RunInputError, RunInputs, SecretReader
 from infraagent.ports import Clock, ModelProvider, ToolExecutor
 from infraagent.providers import config_for_tier, make_provider
 from infraagent.settings import Settings
+
+
+class GitSkillFetcher:
+    """Fetches ``git://`` skills: the folder's ``SKILL.md`` and ``actions.yaml`` at its ref.
+
+    One cached ``GitFleetRepository`` per repository and ref under ``workdir``; each fetch
+    asks the remote for the ref's commit and fetches only what is missing. ``url_for`` turns
+    a source into its clone URL (default: ``https://<host>/<org>/<repo>``).
+    """
+
+    def __init__(self, workdir: Path, url_for: Callable[[ParsedSource], str] | None = None) -> None:
+        self._workdir = workdir
+        self._url_for = url_for or (lambda source: source.clone_url or "")
+        self._repos: dict[tuple[str, str], GitFleetRepository] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, source: ParsedSource) -> Mapping[str, str]:
+        url, ref = self._url_for(source), source.ref or "HEAD"
+        with self._lock:
+            repo = self._repos.get((url, ref))
+            if repo is None:
+                folder = self._workdir / hashlib.sha256(f"{url}@{ref}".encode()).hexdigest()[:16]
+                repo = self._repos[url, ref] = GitFleetRepository(url, ref, folder)
+        root = repo.checkout(repo.remote_revision()).root
+        folder = root / source.path if source.path else root
+        if not (folder / SKILL_MD_KEY).is_file():
+            raise UsageError(f"{source.path or 'the repository root'} holds no {SKILL_MD_KEY}")
+        return {
+            name: (folder / name).read_text(encoding="utf-8")
+            for name in (SKILL_MD_KEY, SKILL_SHEET_KEY)
+            if (folder / name).is_file()
+        }
 
 
 class SystemClock:
@@ -56,7 +95,11 @@ def key_from_environment(settings: Settings) -> SecretReader:
 
 
 def execute_deps(
-    client: KubeClient, clock: Clock, *, read_secret: SecretReader | None = None
+    client: KubeClient,
+    clock: Clock,
+    *,
+    read_secret: SecretReader | None = None,
+    fetch_git: GitSkillFetcher | None = None,
 ) -> ExecuteDeps:
     """Everything ``execute_run`` / ``execute_agent_run`` need, on ``client``."""
 
@@ -67,7 +110,9 @@ def execute_deps(
         username = agent_username(agent.metadata.namespace or "", agent.metadata.name or "")
         return KubeToolExecutor(client, username, clock=clock)
 
-    return ExecuteDeps(client, clock, model_for, executor_for, read_secret=read_secret)
+    return ExecuteDeps(
+        client, clock, model_for, executor_for, read_secret=read_secret, fetch_git=fetch_git
+    )
 
 
 def run_agent_run(args: argparse.Namespace) -> int:
@@ -79,8 +124,13 @@ def run_agent_run(args: argparse.Namespace) -> int:
     except KubeError as err:
         print(f"infraagent run: {err}", file=sys.stderr)
         return 2
-    with client:
-        deps = execute_deps(client, SystemClock(), read_secret=key_from_environment(settings))
+    with client, tempfile.TemporaryDirectory(prefix="infraagent-skills-") as workdir:
+        deps = execute_deps(
+            client,
+            SystemClock(),
+            read_secret=key_from_environment(settings),
+            fetch_git=GitSkillFetcher(Path(workdir)),
+        )
         outcome = execute_agent_run(args.agent_run, args.namespace, deps)
     print(f"AgentRun {args.namespace}/{outcome.run_name}: {outcome.phase}")
     return 0 if outcome.phase in (RunPhase.SUCCEEDED.value, RunPhase.ESCALATED.value) else 1
