@@ -1,13 +1,15 @@
 """Cron expressions and time zones: validation of the five-field syntax and fire times.
 
-This is the one home of ``croniter`` in the package. It holds pure functions only; the
-models use them to validate specs and the scheduler to compute fire times (``next_fire``,
-``previous_fire``, ``cron_period``). Times go in as aware datetimes and come out as aware
-UTC; the expression is read in the agent's IANA time zone, so ``0 9 * * *`` in
-``Europe/Berlin`` fires at 09:00 Berlin time on both sides of a DST change. A wall time that
-does not exist (the hour skipped in spring) fires at the first instant after the gap; a wall
-time that happens twice (the hour repeated in autumn) fires at each real occurrence, as
-croniter does.
+This is the one home of ``croniter`` in the package. It holds pure code only; the models
+use it to validate specs and the scheduler to compute fire times (``next_fire``,
+``previous_fire``, ``cron_period``, and ``Cadence`` for a cron or an interval). Times go in
+as aware datetimes and come out as aware UTC; the expression is read in the agent's IANA
+time zone, so ``0 9 * * *`` in ``Europe/Berlin`` fires at 09:00 Berlin time on both sides of
+a DST change. A wall time that does not exist (the hour skipped in spring) fires at the
+first instant after the gap; a wall time that happens twice (the hour repeated in autumn)
+fires at each real occurrence, as croniter does. Parsed expressions are cached and shared
+under a lock, since parsing costs far more than stepping.
+
 It deliberately accepts only the classic five-field syntax (minute hour day month weekday),
 not croniter's seconds or year extensions, so a schedule means the same thing everywhere.
 """
@@ -15,6 +17,7 @@ not croniter's seconds or year extensions, so a schedule means the same thing ev
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -98,3 +101,57 @@ def cron_period(expression: str, timezone: str, after: datetime) -> timedelta:
     """The gap between the next two fire times after ``after``: the schedule's period there."""
     first = next_fire(expression, timezone, after)
     return next_fire(expression, timezone, first) - first
+
+
+@dataclass(frozen=True, slots=True)
+class Cadence:
+    """When a schedule fires: a cron expression in a zone, or a fixed interval.
+
+    ``first`` and ``after`` never backfill: however many fire times were missed, they
+    yield one (the latest missed) or the next one to come.
+    """
+
+    cron: str | None
+    timezone: str = "UTC"
+    interval: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        if (self.cron is None) == (self.interval is None):
+            raise ValueError("a cadence has either a cron expression or an interval")
+        if self.interval is not None and self.interval <= timedelta(0):
+            raise ValueError("an interval must be positive")
+
+    def first(self, last: datetime | None, now: datetime) -> datetime:
+        """The first fire time to plan, given the last run's start (None: never ran).
+
+        When ``last`` predates a fire time at or before ``now`` (downtime), that is the
+        latest missed fire (due at once); otherwise the next one. An interval that never
+        ran fires ``now``.
+        """
+        if self.interval is None:
+            assert self.cron is not None
+            if last is not None and next_fire(self.cron, self.timezone, last) <= now:
+                return previous_fire(self.cron, self.timezone, now)
+            return next_fire(self.cron, self.timezone, now)
+        if last is None:
+            return now
+        fire = last + self.interval
+        if fire <= now:
+            fire += self.interval * ((now - fire) // self.interval)  # latest at or before now
+        return fire
+
+    def after(self, fire: datetime, now: datetime) -> datetime:
+        """The first fire time after both ``fire`` and ``now`` (an interval keeps its grid)."""
+        if self.interval is None:
+            assert self.cron is not None
+            return next_fire(self.cron, self.timezone, max(fire, now))
+        if fire > now:
+            return fire + self.interval
+        return fire + self.interval * ((now - fire) // self.interval + 1)
+
+    def period(self, at: datetime) -> timedelta:
+        """The gap between fires around ``at``."""
+        if self.interval is not None:
+            return self.interval
+        assert self.cron is not None
+        return cron_period(self.cron, self.timezone, at)

@@ -46,7 +46,7 @@ from typing import Any, Final
 
 from pydantic import Field, ValidationError
 
-from infraagent.cron import cron_period, next_fire, previous_fire
+from infraagent.cron import Cadence
 from infraagent.models.agent import AgentPhase, InfraAgent, ScheduleSpec
 from infraagent.models.agentrun import RunPhase
 from infraagent.models.common import Model, parse_duration
@@ -85,6 +85,7 @@ class _Agent:
     key: AgentKey
     generation: int | None = None
     schedule: ScheduleSpec | None = None
+    cadence: Cadence | None = None  # None: runs only when triggered
     paused: bool = False
     problem: str | None = None
     fire: datetime | None = None  # the next fire time, before jitter
@@ -309,35 +310,28 @@ class Scheduler:
         return None
 
     def _plan(self, agent: _Agent, now: datetime, *, resume: bool) -> None:
-        schedule = agent.schedule
-        if agent.paused or schedule is None or (schedule.cron is None and not schedule.interval):
+        agent.cadence = _cadence(agent.schedule)
+        if agent.paused or agent.cadence is None:
             agent.fire = agent.planned = None
             return
-        last = agent.last_run_time if resume else None
-        agent.fire = _first_fire(schedule, last, now)
-        agent.planned = agent.fire + self._jitter(agent.key, schedule, agent.fire)
+        agent.fire = agent.cadence.first(agent.last_run_time if resume else None, now)
+        agent.planned = agent.fire + self._jitter(agent.key, agent.cadence, agent.fire)
 
     def _advance(self, agent: _Agent, now: datetime) -> None:
-        schedule = agent.schedule
-        if schedule is None or agent.fire is None:
+        if agent.cadence is None or agent.fire is None:
             agent.fire = agent.planned = None
             return
-        agent.fire = _fire_after(schedule, agent.fire, now)
-        agent.planned = agent.fire + self._jitter(agent.key, schedule, agent.fire)
+        agent.fire = agent.cadence.after(agent.fire, now)
+        agent.planned = agent.fire + self._jitter(agent.key, agent.cadence, agent.fire)
 
-    def _jitter(self, key: AgentKey, schedule: ScheduleSpec, fire: datetime) -> timedelta:
-        if schedule.interval:
-            period = parse_duration(schedule.interval)
-        else:
-            assert schedule.cron is not None
-            period = cron_period(schedule.cron, schedule.timezone, fire)
-        bound = int(
-            min(period * self.limits.jitter_fraction, self.limits.jitter_cap).total_seconds()
-        )
-        if bound < 1:
+    def _jitter(self, key: AgentKey, cadence: Cadence, fire: datetime) -> timedelta:
+        """A deterministic delay for this agent and fire time, within the configured bound."""
+        bound = min(cadence.period(fire) * self.limits.jitter_fraction, self.limits.jitter_cap)
+        seconds = int(bound.total_seconds())
+        if seconds < 1:
             return timedelta(0)
         digest = hashlib.sha256(f"{key[0]}/{key[1]}@{fire.isoformat()}".encode()).digest()
-        return timedelta(seconds=int.from_bytes(digest[:8], "big") % (bound + 1))
+        return timedelta(seconds=int.from_bytes(digest[:8], "big") % (seconds + 1))
 
     def _refresh(self, agent: _Agent, now: datetime) -> None:
         phase, wanted = _summary(
@@ -393,31 +387,11 @@ def _summary(
     return AgentPhase.READY, [("Ready", "True", "Scheduled", upcoming)]
 
 
-def _first_fire(schedule: ScheduleSpec, last: datetime | None, now: datetime) -> datetime:
-    """The first fire to plan: the latest missed one when ``last`` predates a passed fire."""
-    if schedule.cron is not None:
-        if last is not None and next_fire(schedule.cron, schedule.timezone, last) <= now:
-            return previous_fire(schedule.cron, schedule.timezone, now)
-        return next_fire(schedule.cron, schedule.timezone, now)
-    assert schedule.interval is not None
-    if last is None:
-        return now
-    step = parse_duration(schedule.interval)
-    fire = last + step
-    if fire <= now:
-        fire += step * ((now - fire) // step)  # the latest grid point at or before now
-    return fire
-
-
-def _fire_after(schedule: ScheduleSpec, fire: datetime, now: datetime) -> datetime:
-    """The first fire time after both ``fire`` and ``now``: missed fires are not backfilled."""
-    if schedule.cron is not None:
-        return next_fire(schedule.cron, schedule.timezone, max(fire, now))
-    assert schedule.interval is not None
-    step = parse_duration(schedule.interval)
-    if fire > now:
-        return fire + step
-    return fire + step * ((now - fire) // step + 1)
+def _cadence(schedule: ScheduleSpec | None) -> Cadence | None:
+    if schedule is None or (schedule.cron is None and not schedule.interval):
+        return None
+    interval = parse_duration(schedule.interval) if schedule.interval else None
+    return Cadence(schedule.cron, schedule.timezone, interval)
 
 
 def _restore(agent: _Agent, status: object) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from infraagent.cron import cron_period, next_fire, previous_fire
+from infraagent.cron import Cadence, cron_period, next_fire, previous_fire
 
 
 def utc(*parts: int) -> datetime:
@@ -69,3 +69,35 @@ def test_one_expression_in_many_zones_and_directions_never_mixes_them_up() -> No
         for zone, fire in expected.items():
             assert next_fire("0 9 * * *", zone, after) == fire
             assert previous_fire("0 9 * * *", zone, fire) == fire
+
+
+def test_an_interval_keeps_its_grid_and_never_backfills() -> None:
+    every5 = Cadence(None, interval=timedelta(minutes=5))
+    now = utc(2026, 11, 27, 12, 0, 40)
+    assert every5.first(None, now) == now  # never ran: at once
+    assert every5.first(utc(2026, 11, 27, 11, 58), now) == utc(2026, 11, 27, 12, 3)
+    # an hour of downtime: one fire, the latest missed one on the grid
+    assert every5.first(utc(2026, 11, 27, 10, 58), now) == utc(2026, 11, 27, 11, 58)
+    assert every5.after(utc(2026, 11, 27, 11, 58), now) == utc(2026, 11, 27, 12, 3)
+    assert every5.after(utc(2026, 11, 27, 12, 3), now) == utc(2026, 11, 27, 12, 8)
+    assert every5.period(now) == timedelta(minutes=5)
+
+
+def test_a_cron_cadence_runs_the_latest_missed_fire_once_then_resumes() -> None:
+    hourly = Cadence("0 * * * *", "UTC")
+    now = utc(2026, 11, 27, 12, 20)
+    assert hourly.first(None, now) == utc(2026, 11, 27, 13)
+    assert hourly.first(utc(2026, 11, 27, 12, 0, 4), now) == utc(2026, 11, 27, 13)
+    assert hourly.first(utc(2026, 11, 27, 8, 0, 4), now) == utc(2026, 11, 27, 12)
+    assert hourly.after(utc(2026, 11, 27, 12), now) == utc(2026, 11, 27, 13)
+    assert hourly.after(utc(2026, 11, 27, 9), now) == utc(2026, 11, 27, 13)
+
+
+@pytest.mark.parametrize(
+    ("cron", "interval"), [(None, None), ("* * * * *", timedelta(minutes=1)), (None, timedelta(0))]
+)
+def test_a_cadence_needs_exactly_one_way_to_fire(
+    cron: str | None, interval: timedelta | None
+) -> None:
+    with pytest.raises(ValueError, match=r"cadence|interval"):
+        Cadence(cron, interval=interval)
