@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from infraagent.cli.main import main
 from infraagent.models.modeltier import Provider
 from infraagent.operator.run_job import (
     RUN_READER,
@@ -67,3 +68,18 @@ def test_the_key_secret_holds_only_the_key() -> None:
     secret = key_secret("keeper", "keeper-x1", "shop", "sk-1")
     assert secret["stringData"] == {"api-key": "sk-1"}
     assert secret["metadata"]["namespace"] == "shop"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run"],
+        ["run", "--agent-run", "keeper-x1"],
+        ["run", "a.yaml", "--agent-run", "x", "--namespace", "n"],
+    ],
+)
+def test_run_takes_an_agent_file_or_an_agent_run_with_its_namespace(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    assert "give AGENT_FILE, or --agent-run and --namespace" in capsys.readouterr().err
