@@ -162,7 +162,7 @@ def print_result(result: ReconcileResult) -> None:
     print(
         f"{result.source}: {result.outcome} revision {(result.revision or '-')[:12]} "
         f"({result.applied} written, {result.unchanged} unchanged, {result.pruned} pruned, "
-        f"{len(result.failed_files)} failed)"
+        f"{len(result.failed_files)} file(s) failed)"
     )
     if result.message:
         print(f"  {result.message}")

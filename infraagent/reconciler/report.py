@@ -42,7 +42,7 @@ def verdict_of(p: Pass) -> Verdict:
     if p.verdict is not None:
         return p.verdict
     revision = (p.revision or "")[:12]
-    counts = f"{len(p.applied)} object(s) in sync, {len(p.pruned)} pruned"
+    counts = f"{len(p.applied)} of {len(p.desired)} object(s) in sync, {len(p.pruned)} pruned"
     note = f"; {p.prune_note}" if p.prune_note else ""
     if not p.problems:
         message = f"applied revision {revision}: {counts}{note}"
