@@ -129,25 +129,16 @@ class Scheduler:
         try:
             spec = InfraAgent.model_validate(obj).spec
         except ValidationError as err:
-            agent.problem, agent.schedule, agent.fire, agent.planned = (
-                _describe(err),
-                None,
-                None,
-                None,
-            )
-            agent.pending = None
-            self._refresh(agent, now)
-            return key
-        if first or (agent.schedule, agent.paused, agent.problem) != (
-            spec.schedule,
-            spec.paused,
-            None,
-        ):
-            agent.schedule, agent.paused, agent.problem = spec.schedule, spec.paused, None
-            agent.note = None
-            if agent.paused:
-                agent.pending = None
-            self._plan(agent, now, resume=first)
+            agent.problem, agent.schedule, agent.cadence = _describe(err), None, None
+            agent.fire = agent.planned = agent.pending = None
+        else:
+            wanted = (spec.schedule, spec.paused, None)
+            if first or (agent.schedule, agent.paused, agent.problem) != wanted:
+                agent.schedule, agent.paused, agent.problem = wanted
+                agent.note = None
+                if agent.paused:
+                    agent.pending = None
+                self._plan(agent, now, resume=first)
         self._refresh(agent, now)
         return key
 

@@ -19,7 +19,11 @@
   (tests step a fake clock there) until the next planned run or ``tick_every``; the default
   wait wakes early when a run ends or a run is requested.
 
-Cluster errors are reported through ``report`` and retried at the next tick, never raised.
+Wiring (the composition root): ``accepting=lambda: leadership.accepting`` (``process``),
+``feed(event.type, event.object)`` for each ``Watcher`` event on InfraAgents, the
+``InProcessLauncher`` (or the Job launcher) as ``launcher``, and ``run(stop)`` in the
+leader's thread. Cluster errors are reported through ``report`` and retried at the next
+tick, never raised.
 Deliberately not here: the decisions (``operator.scheduler``), executing runs (the
 launcher), leader election, and Events.
 """
