@@ -170,11 +170,32 @@ def run_job(
     key_variable: str | None,
 ) -> dict[str, Any]:
     """The Job that executes AgentRun ``namespace/run`` (see the module docstring)."""
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": _meta(run, namespace, agent, run),
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": timeout_seconds + settings.deadline_margin_seconds,
+            "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
+            "template": {
+                "metadata": {"labels": run_labels(agent, run)},
+                "spec": _pod_spec(
+                    agent, settings, _container(run, namespace, settings, key_variable)
+                ),
+            },
+        },
+    }
+
+
+def _container(
+    run: str, namespace: str, settings: JobSettings, key_variable: str | None
+) -> dict[str, Any]:
     env = []
     if key_variable is not None:
         ref = {"name": key_secret_name(run), "key": KEY_SECRET_KEY}
         env.append({"name": key_variable, "valueFrom": {"secretKeyRef": ref}})
-    container = {
+    return {
         "name": "run",
         "image": settings.image,
         "imagePullPolicy": settings.image_pull_policy,
@@ -191,7 +212,10 @@ def run_job(
         },
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - an emptyDir
     }
-    pod_spec = {
+
+
+def _pod_spec(agent: str, settings: JobSettings, container: dict[str, Any]) -> dict[str, Any]:
+    return {
         "serviceAccountName": service_account_name(agent),
         "automountServiceAccountToken": True,
         "restartPolicy": "Never",
@@ -203,15 +227,4 @@ def run_job(
         },
         "containers": [container],
         "volumes": [{"name": "tmp", "emptyDir": {}}],
-    }
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": _meta(run, namespace, agent, run),
-        "spec": {
-            "backoffLimit": 0,
-            "activeDeadlineSeconds": timeout_seconds + settings.deadline_margin_seconds,
-            "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
-            "template": {"metadata": {"labels": run_labels(agent, run)}, "spec": pod_spec},
-        },
     }
