@@ -31,7 +31,7 @@ from infraagent.models.keys import (
 )
 from infraagent.operator.runs import new_agentrun
 from infraagent.reconciler.context import SourceState
-from tests.integration.gitserver import commit_files, make_bare_repo
+from tests.integration.gitserver import commit_files, git, make_bare_repo
 
 from .conftest import ControlPlane
 from .test_reconciler_support import GV, Harness, agent, fleet_files
@@ -227,3 +227,31 @@ def test_a_hand_edit_is_put_back_on_the_next_revision(
     alpha, beta = harness.live("InfraAgent", "alpha"), harness.live("InfraAgent", "beta")
     assert alpha is not None and alpha["spec"]["description"] == "watches things"
     assert beta == untouched
+
+
+def test_a_pinned_tag_is_followed_instead_of_the_branch(harness: Harness, bare: Path) -> None:
+    tagged = commit_files(bare, {"agents/gamma.yaml": agent("gamma")})
+    git("tag", "v1", tagged, cwd=bare)
+    commit_files(bare, {"agents/delta.yaml": agent("delta")})
+    harness.source(revision="v1")
+    result = harness.reconcile()
+    assert result.revision == tagged and harness.status()["lastAppliedRevision"] == tagged
+    assert harness.live("InfraAgent", "gamma") is not None
+    assert harness.live("InfraAgent", "delta") is None
+
+
+def test_namespaced_objects_go_to_the_target_namespace(
+    harness: Harness, kube: KubeClient, namespace: str
+) -> None:
+    target = f"{namespace[:55]}-target"
+    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": target}})
+    try:
+        harness.source(targetNamespace=target)
+        assert harness.reconcile().outcome == "applied"
+        alpha = kube.get(GV, "InfraAgent", "alpha", target)
+        assert alpha["metadata"]["labels"][SOURCE_NAMESPACE_LABEL] == namespace
+        assert harness.live("InfraAgent", "alpha") is None
+        skill = kube.get("v1", "ConfigMap", "infraagent-skill-hello-world", target)
+        assert skill["data"][SKILL_MD_KEY].startswith("---")
+    finally:
+        kube.delete("v1", "Namespace", target)
