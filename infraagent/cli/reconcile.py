@@ -131,7 +131,8 @@ def _repo_url(repo: str) -> str:
     return path.resolve().as_uri() if "://" not in repo and path.exists() else repo
 
 
-def _implicit_name(repo: str) -> str:
+def implicit_name(repo: str) -> str:
+    """The implicit FleetSource's name: the repository's base name as a DNS label."""
     base = re.sub(r"\.git$", "", repo.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1])
     name = re.sub(r"[^a-z0-9-]+", "-", base.lower()).strip("-")[:63].strip("-")
     return name or "fleet"
@@ -142,7 +143,7 @@ def _sources(args: argparse.Namespace, kube: KubeClient, clock: _SystemClock) ->
         return cluster_sources(kube, clock, args.namespace)
     source = implicit_source(
         _repo_url(args.repo),
-        name=args.name or _implicit_name(args.repo),
+        name=args.name or implicit_name(args.repo),
         namespace=args.namespace or "default",
         branch=args.branch,
         revision=args.revision,

@@ -66,7 +66,10 @@ def _mark_stalled(
     cluster: Cluster, obj: Mapping[str, Any], error: ValidationError, now: datetime
 ) -> None:
     meta = obj.get("metadata") or {}
-    previous = FleetSourceStatus.model_validate(obj.get("status") or {})
+    try:
+        previous = FleetSourceStatus.model_validate(obj.get("status") or {})
+    except ValidationError:
+        previous = FleetSourceStatus()
     generation = meta.get("generation")
     conditions = derive_conditions(previous.conditions, stalled(obj, error), now, generation)
     status = previous.model_copy(update={"conditions": conditions})

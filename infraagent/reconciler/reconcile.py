@@ -32,9 +32,18 @@ log = logging.getLogger("infraagent.reconciler")
 
 
 def source_from_object(obj: Mapping[str, Any]) -> SourceObject:
-    """A FleetSource read from the cluster; ``ValidationError`` when its spec is unusable."""
-    fields = {k: obj[k] for k in ("apiVersion", "kind", "metadata", "spec", "status") if k in obj}
-    return SourceObject(obj=obj, model=FleetSource.model_validate(fields), persisted=True)
+    """A FleetSource read from the cluster; ``ValidationError`` when its spec is unusable.
+
+    A status that does not parse (written by another version) is ignored, never a reason
+    to stop serving the source: the next pass writes a fresh one.
+    """
+    fields = {k: obj[k] for k in ("apiVersion", "kind", "metadata", "spec") if k in obj}
+    model = FleetSource.model_validate(fields)
+    try:
+        status = FleetSourceStatus.model_validate(obj.get("status") or {})
+    except ValidationError:
+        status = FleetSourceStatus()
+    return SourceObject(obj=obj, model=model.model_copy(update={"status": status}))
 
 
 def implicit_source(

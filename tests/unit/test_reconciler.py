@@ -12,6 +12,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
+from infraagent.cli.reconcile import exit_status, implicit_name
 from infraagent.loading.snapshot import FleetSnapshotLoader
 from infraagent.models.fleetsource import FleetSourceStatus
 from infraagent.models.keys import (
@@ -29,7 +33,7 @@ from infraagent.reconciler.context import (
 from infraagent.reconciler.desired import Key, desired_objects, with_revision
 from infraagent.reconciler.loop import ReconcileLoop, next_delay
 from infraagent.reconciler.prune import plan
-from infraagent.reconciler.reconcile import implicit_source
+from infraagent.reconciler.reconcile import implicit_source, source_from_object
 
 REPO = Path(__file__).resolve().parents[2]
 PATHS = ("agents/", "environments/", "skills/")
@@ -216,3 +220,40 @@ def test_requests_during_a_pass_cause_exactly_one_more_pass() -> None:
     loop.run_due()
     loop.run_due()
     assert calls == ["ops/fleet"] * 2
+
+
+def test_a_status_from_another_version_does_not_stop_the_source() -> None:
+    obj = {
+        "apiVersion": "core.infraagent.io/v1alpha1",
+        "kind": "FleetSource",
+        "metadata": {"name": "fleet", "namespace": "ops", "generation": 2},
+        "spec": {"url": "https://example.com/fleet.git"},
+        "status": {"somethingNew": True, "inventory": "not a list"},
+    }
+    source = source_from_object(obj)
+    assert source.model.status == FleetSourceStatus() and source.generation == 2
+    with pytest.raises(ValidationError):
+        source_from_object({**obj, "spec": {"url": "x", "paths": ["/etc"]}})
+
+
+@pytest.mark.parametrize(
+    ("repo", "name"),
+    [
+        ("https://github.com/acme/Fleet_Repo.git", "fleet-repo"),
+        ("git@github.com:acme/ops.git", "ops"),
+        ("/srv/checkouts/platform/", "platform"),
+        ("___", "fleet"),
+    ],
+)
+def test_the_implicit_source_is_named_after_the_repository(repo: str, name: str) -> None:
+    assert implicit_name(repo) == name
+
+
+def test_exit_status_is_2_for_a_failed_fetch_1_for_failed_definitions() -> None:
+    def result(outcome: Any) -> ReconcileResult:
+        return ReconcileResult(source="a/b", outcome=outcome, revision=None,
+                               status=FleetSourceStatus())  # fmt: skip
+
+    assert exit_status([result("applied"), result("unchanged")]) == 0
+    assert exit_status([result("applied"), result("partial")]) == 1
+    assert exit_status([result("partial"), result("failed")]) == 2
