@@ -5,6 +5,8 @@
   ``system:serviceaccount:<ns>:infraagent-agent-<agent>``), the Secret read through the
   cluster (the operator) or the key taken from the environment (a Job's pod: ``settings``),
   ``git://`` skills fetched with the git adapter (``GitSkillFetcher``).
+- ``cluster_launcher``: the operator's ``RunLauncher``: runs in this process (bounded) or as
+  Jobs, as each agent's ``spec.runner`` says.
 - ``run_agent_run``: ``infraagent run --agent-run NAME --namespace NS [--kubeconfig F]``, the
   command of a run's Job. Without ``--kubeconfig`` (and no ``KUBECONFIG``) it uses the pod's
   in-cluster ServiceAccount. Exit 0 when the run succeeded (or escalated), 1 when it ended
@@ -35,8 +37,11 @@ from infraagent.models.agentrun import RunPhase
 from infraagent.models.keys import SKILL_MD_KEY, SKILL_SHEET_KEY
 from infraagent.models.modeltier import ProviderAuthSpec, TierMapping
 from infraagent.models.skillref import ParsedSource
-from infraagent.operator.execute import ExecuteDeps, execute_agent_run
+from infraagent.operator.execute import ExecuteDeps, execute_agent_run, execute_run
+from infraagent.operator.jobs import JobLauncher, RunnerSwitch
 from infraagent.operator.run_inputs import RunInputError, RunInputs, SecretReader
+from infraagent.operator.run_job import JobSettings
+from infraagent.operator.run_pool import InProcessLauncher
 from infraagent.ports import Clock, ModelProvider, ToolExecutor
 from infraagent.providers import config_for_tier, make_provider
 from infraagent.settings import Settings
@@ -113,6 +118,25 @@ def execute_deps(
     return ExecuteDeps(
         client, clock, model_for, executor_for, read_secret=read_secret, fetch_git=fetch_git
     )
+
+
+def cluster_launcher(
+    client: KubeClient,
+    clock: Clock,
+    *,
+    concurrency: int,
+    job_settings: JobSettings,
+    workdir: Path,
+) -> RunnerSwitch:
+    """In-process runs (at most ``concurrency`` at once) and Job runs, git skills under
+    ``workdir``; the operator reads the tiers' Secrets itself."""
+    fetcher = GitSkillFetcher(workdir)
+    deps = execute_deps(client, clock, fetch_git=fetcher)
+    inprocess = InProcessLauncher(
+        lambda request, started: execute_run(request, deps, started), concurrency
+    )
+    jobs = JobLauncher(client, clock, job_settings, fetch_git=fetcher)
+    return RunnerSwitch(client, inprocess, jobs)
 
 
 def run_agent_run(args: argparse.Namespace) -> int:

@@ -14,7 +14,9 @@
 4. watches, by polling through the port, until the AgentRun reaches a terminal phase (the pod
    wrote it) or the Job fails, is gone, or completes without a terminal record (the run is
    then marked Failed with the Job's reason), calls ``done`` exactly once, and deletes the
-   key Secret and the ClusterRoleBinding at once.
+   key Secret and the ClusterRoleBinding at once (when the run is over: a watch stopped by
+   ``drain`` leaves them to the Job, whose garbage collection takes the Secret along; the
+   ClusterRoleBinding then stays, labelled with the run).
 
 ``drain`` stops the watching (SIGTERM): the Jobs keep running on the cluster and finish
 their AgentRuns themselves (a run whose watch stopped is ``done`` with the phase it had).
@@ -55,6 +57,7 @@ from infraagent.operator.run_job import (
     run_access,
     run_job,
 )
+from infraagent.operator.run_pool import InProcessLauncher
 from infraagent.operator.runs import KIND, new_agentrun
 from infraagent.ports import Clock, Cluster, RunLauncher, RunOutcome, RunRequest
 
@@ -153,18 +156,26 @@ class JobLauncher:
         if isinstance(inputs, RunInputError):
             reason, message = inputs.reason, inputs.message
             return RunOutcome(run, self._fail(run, namespace, reason, message))
+        return RunOutcome(run, self._run_job(inputs, run, namespace))
+
+    def _run_job(self, inputs: RunInputs, run: str, namespace: str) -> str:
+        """Create the Job and watch it; the phase the run ended with (or had when the watch
+        stopped). The key and the cluster-wide binding go once the run is over."""
         key = (namespace, run)
         with self._lock:
             self._open.add(key)
         try:
             self._create_job(inputs, run, namespace)
-            return RunOutcome(run, self._watch(run, namespace))
         except KubeError as err:
-            return RunOutcome(run, self._fail(run, namespace, "JobNotCreated", str(err)))
+            phase = self._fail(run, namespace, "JobNotCreated", str(err))
+        else:
+            phase = self._watch(run, namespace)
         finally:
             with self._lock:
                 self._open.discard(key)
+        if phase in _TERMINAL:
             self._clean_up(run, namespace)
+        return phase
 
     def _create_job(self, inputs: RunInputs, run: str, namespace: str) -> None:
         agent = inputs.agent
@@ -195,16 +206,21 @@ class JobLauncher:
                 self._cluster.apply(_owned_by(obj, reference))
 
     def _watch(self, run: str, namespace: str) -> str:
+        phase: str | None = None
         while True:
-            status = self._cluster.get(GROUP_VERSION, KIND, run, namespace).get("status") or {}
-            phase = status.get("phase")
-            if phase in _TERMINAL:
-                return str(phase)
-            failure = self._job_failure(run, namespace)
-            if failure is not None:
-                return self._fail(run, namespace, *failure)
+            try:
+                phase = self._phase(run, namespace)
+                if phase in _TERMINAL:
+                    return phase
+                failure = self._job_failure(run, namespace)
+                if failure is not None:
+                    return self._fail(run, namespace, *failure)
+            except KubeNotFound:
+                return _FAILED  # the AgentRun itself was deleted: nothing left to record
+            except KubeError:
+                pass  # a passing API error: look again at the next poll
             if self._pause(self._poll):
-                return str(phase or RunPhase.PENDING.value)
+                return phase or RunPhase.PENDING.value
 
     def _job_failure(self, run: str, namespace: str) -> tuple[str, str] | None:
         """(reason, message) when the Job can no longer finish the run; None while it can."""
@@ -221,14 +237,15 @@ class JobLauncher:
                 why = condition.get("reason") or "Failed"
                 return "JobFailed", f"the Job failed ({why}): {condition.get('message', '')}"
             if condition.get("type") == "Complete":
-                if self._terminal(run, namespace):
+                if self._phase(run, namespace) in _TERMINAL:
                     return None  # it finished between the two reads
                 return "JobFailed", "the Job completed without finishing the run's record"
         return None
 
-    def _terminal(self, run: str, namespace: str) -> bool:
+    def _phase(self, run: str, namespace: str) -> str | None:
         status = self._cluster.get(GROUP_VERSION, KIND, run, namespace).get("status") or {}
-        return status.get("phase") in _TERMINAL
+        phase = status.get("phase")
+        return str(phase) if phase else None
 
     def _fail(self, run: str, namespace: str, reason: str, message: str) -> str:
         return fail_run(self._cluster, self._clock, run, namespace, reason=reason, message=message)
@@ -281,12 +298,19 @@ class RunnerSwitch:
 
     ``job`` agents go to ``job``, everything else (``inprocess``, and an agent that cannot be
     read, which ``inprocess`` then records as a failed launch) to ``inprocess``.
+    ``open_runs`` are the in-process ones (those ``process.stand_down`` must close: Jobs go
+    on without this process); ``drain`` drains both.
     """
 
-    def __init__(self, cluster: Cluster, inprocess: RunLauncher, job: RunLauncher) -> None:
+    def __init__(self, cluster: Cluster, inprocess: InProcessLauncher, job: JobLauncher) -> None:
         self._cluster = cluster
         self._inprocess = inprocess
         self._job = job
+
+    @property
+    def open_runs(self) -> frozenset[RunKey]:
+        """The runs executing in this process, as ``(namespace, name)``."""
+        return self._inprocess.open_runs
 
     def launch(self, request: RunRequest, started: Started, done: Done) -> None:
         """Delegate ``request`` to the launcher of its agent's runner."""
@@ -295,5 +319,10 @@ class RunnerSwitch:
         except KubeError:
             agent = {}
         runner = (agent.get("spec") or {}).get("runner")
-        target = self._job if runner == Runner.JOB.value else self._inprocess
+        target: RunLauncher = self._job if runner == Runner.JOB.value else self._inprocess
         target.launch(request, started, done)
+
+    def drain(self, timeout: float) -> frozenset[RunKey]:
+        """Drain both launchers; the in-process runs still open (see ``open_runs``)."""
+        self._job.drain(timeout)
+        return self._inprocess.drain(timeout)

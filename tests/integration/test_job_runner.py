@@ -24,15 +24,14 @@ import pytest
 import yaml
 
 from infraagent.admission import MESSAGE_PREFIX, admission_policy, agent_username
+from infraagent.cli.run_cluster import cluster_launcher
 from infraagent.errors import KubeError, KubeForbidden, KubeNotFound
 from infraagent.identity import service_account_name
 from infraagent.models.agentrun import AgentRun, Outcome, RunPhase
 from infraagent.models.common import GROUP_VERSION
 from infraagent.models.keys import skill_configmap_name
-from infraagent.operator.execute import execute_run
-from infraagent.operator.jobs import JobLauncher, RunnerSwitch, job_alive
+from infraagent.operator.jobs import JobLauncher, job_alive
 from infraagent.operator.run_job import JobSettings, cluster_binding_name, key_secret_name
-from infraagent.operator.run_pool import InProcessLauncher
 from infraagent.ports import RunOutcome, RunRequest
 
 from .conftest import REPO, ControlPlane
@@ -332,12 +331,11 @@ def test_a_missing_skill_fails_the_run_without_a_job(fleet: Fleet) -> None:
         fleet.admin.get("batch/v1", "Job", run, fleet.namespace)
 
 
-def test_each_run_goes_where_its_agents_runner_says(fleet: Fleet) -> None:
-    deps = fleet.deps()
-    inprocess = InProcessLauncher(lambda r, started: execute_run(r, deps, started), concurrency=1)
+def test_each_run_goes_where_its_agents_runner_says(fleet: Fleet, tmp_path: Path) -> None:
+    switch = cluster_launcher(
+        fleet.admin, fleet.clock, concurrency=1, job_settings=JobSettings(IMAGE), workdir=tmp_path
+    )
     watch = Watch()
-    jobs = JobLauncher(fleet.admin, fleet.clock, JobSettings(IMAGE), pause=watch.pause)
-    switch = RunnerSwitch(fleet.admin, inprocess, jobs)
     request = RunRequest(fleet.namespace, AGENT, "manual", datetime.now(UTC))
     with fleet.serve([REPORT]):
         switch.launch(request, watch.on_started, watch.on_done)  # runner: inprocess (default)
@@ -350,9 +348,19 @@ def test_each_run_goes_where_its_agents_runner_says(fleet: Fleet) -> None:
         fleet.admin.apply({**agent, "spec": {**agent["spec"], "runner": "job"}})
         watch.ended.clear()
         switch.launch(request, watch.on_started, watch.on_done)
-        assert watch.polled.wait(WAIT)
-    job = fleet.admin.get("batch/v1", "Job", watch.started[1], fleet.namespace)
+        job = _wait_for_job(fleet, watch)
     assert job["spec"]["template"]["spec"]["serviceAccountName"] == "infraagent-agent-keeper"
-    fleet.admin.delete("batch/v1", "Job", watch.started[1], fleet.namespace)
-    assert watch.ended.wait(WAIT)
-    assert inprocess.drain(WAIT) == frozenset()
+    assert switch.drain(WAIT) == frozenset()  # the Job's run is not this process's to close
+    assert watch.done[1] == RunOutcome(watch.started[1], "Pending")  # still the Job's
+    # the Job goes on, so its key stays (the Job owns it)
+    assert fleet.admin.get("v1", "Secret", key_secret_name(watch.started[1]), fleet.namespace)
+
+
+def _wait_for_job(fleet: Fleet, watch: Watch) -> dict[str, Any]:
+    """The second run's Job, once the launcher created it (nothing to pause here)."""
+    for _ in range(int(WAIT / 0.1)):
+        if len(watch.started) > 1:
+            with contextlib.suppress(KubeNotFound):
+                return fleet.admin.get("batch/v1", "Job", watch.started[1], fleet.namespace)
+        threading.Event().wait(0.1)
+    pytest.fail("the Job was never created")
