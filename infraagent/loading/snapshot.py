@@ -39,7 +39,7 @@ class FleetSnapshotLoader:
     def load(self, root: Path, paths: tuple[str, ...]) -> LoadedSnapshot:
         """Load and validate ``paths`` below ``root``; per-file definitions or problems."""
         sources = [
-            Source(root / label, label)
+            Source(root / label, "" if label == "." else label)
             for label in sorted({p.strip("/") or "." for p in paths})
             if (root / label).exists()
         ]

@@ -257,3 +257,11 @@ def test_exit_status_is_2_for_a_failed_fetch_1_for_failed_definitions() -> None:
     assert exit_status([result("applied"), result("unchanged")]) == 0
     assert exit_status([result("applied"), result("partial")]) == 1
     assert exit_status([result("partial"), result("failed")]) == 2
+
+
+def test_the_whole_repository_as_one_path_reports_plain_file_names(tmp_path: Path) -> None:
+    root = _fleet(tmp_path)
+    loaded = FleetSnapshotLoader().load(root, (".",))
+    assert "agents/alpha.yaml" in {f.file for f in loaded.files}
+    nested = FleetSnapshotLoader().load(tmp_path, ("fleet/agents/",))
+    assert {f.file for f in nested.files} == {"fleet/agents/alpha.yaml", "fleet/agents/beta.yaml"}
