@@ -18,6 +18,9 @@ owner labels still point at this source and it is not annotated
 ``infraagent.io/prune: disabled``; an object that is gone, or no longer ours, or opted
 out, leaves the inventory. Deleting an InfraAgent leaves its AgentRuns: they carry no
 ownerReference, so nothing cascades to them.
+
+Deliberately not done: deleting a FleetSource deletes nothing (no finalizer); its objects
+stay, labelled, until another source with the same name and namespace adopts them.
 """
 
 from __future__ import annotations
