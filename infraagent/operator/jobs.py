@@ -152,7 +152,8 @@ class JobLauncher:
             run = str(self._cluster.create(manifest)["metadata"]["name"])
         except KubeError:
             return RunOutcome(None, _FAILED)
-        started(request, run)
+        with contextlib.suppress(Exception):  # the caller's bug must not abandon the run
+            started(request, run)
         if isinstance(inputs, RunInputError):
             reason, message = inputs.reason, inputs.message
             return RunOutcome(run, self._fail(run, namespace, reason, message))

@@ -15,6 +15,7 @@ run ends within its own timeout.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -61,7 +62,12 @@ class InProcessLauncher:
         if refused:
             done(request, REFUSED)
             return
-        future = self._pool.submit(self._run, request, started, done)
+        try:
+            future = self._pool.submit(self._run, request, started, done)
+        except RuntimeError:  # drained between the check above and the submit
+            self._release()
+            done(request, REFUSED)
+            return
         future.add_done_callback(lambda f: self._cancelled(f, request, done))
 
     def drain(self, timeout: float) -> frozenset[RunKey]:
@@ -80,7 +86,8 @@ class InProcessLauncher:
             key.append((request.namespace, name))
             with self._lock:
                 self._open.add(key[0])
-            started(request, name)
+            with contextlib.suppress(Exception):  # the caller's bug must not abandon the run
+                started(request, name)
 
         try:
             outcome = self._execute(request, on_started)

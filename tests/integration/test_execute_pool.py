@@ -124,3 +124,16 @@ def test_runs_on_the_cluster_through_the_launcher(fleet: Fleet) -> None:
         assert run.status is not None and run.status.phase is RunPhase.SUCCEEDED
         assert run.spec.trigger.value == "manual"
     assert launcher.drain(timeout=WAIT) == frozenset()
+
+
+def test_a_failing_started_callback_does_not_abandon_the_run() -> None:
+    execute, calls = Blocking(), Calls()
+    execute.release.set()
+
+    def broken(request: RunRequest, name: str) -> None:
+        raise RuntimeError("a bug in the scheduler's callback")
+
+    launcher = InProcessLauncher(execute, concurrency=1)
+    launcher.launch(_request("a"), broken, calls.on_done)
+    calls.wait_done(1)
+    assert calls.done == [("a", RunOutcome("a-run", "Succeeded"))]
