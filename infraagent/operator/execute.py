@@ -1,10 +1,10 @@
 """Executing one run on the cluster: from a ``RunRequest`` (or an existing AgentRun) to its end.
 
-- ``execute_run``: the in-process path. Read the agent, create its AgentRun (trigger and
-  planned start, so ``scheduleLagMs`` is recorded; Running at once), resolve everything else
-  the run needs (``run_inputs``), run the agent loop with a ``ToolExecutor`` acting as the
-  agent's identity, write the ledger to the AgentRun after every step, finish it with the
-  terminal status.
+- ``execute_run``: the in-process path. Read the agent, resolve everything its run needs
+  (``run_inputs``), create its AgentRun (trigger, planned start, so ``scheduleLagMs`` is
+  recorded, and the model used; Running at once), run the agent loop with a
+  ``ToolExecutor`` acting as the agent's identity, write the ledger to the AgentRun after
+  every step, finish it with the terminal status.
 - ``execute_agent_run``: the Job path (``infraagent run --agent-run NAME`` in the pod): the
   AgentRun already exists (Pending, created by ``jobs.JobLauncher``); mark it Running, then
   the same steps.
@@ -18,7 +18,8 @@ be written, leaves no record (``RunOutcome.run_name`` None, or phase Failed).
 
 This is the application layer: no provider, adapter or loader is imported. The composition
 root injects ``model_for`` (tier → provider), ``executor_for`` (agent → executor as its
-identity), the Secret reader and the git skill fetcher.
+identity), the Secret reader and the git skill fetcher. ``fail_run`` (finish a run Failed
+with a reason) is shared with ``jobs``.
 """
 
 from __future__ import annotations
