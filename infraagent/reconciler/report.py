@@ -46,7 +46,11 @@ def verdict_of(p: Pass) -> Verdict:
     note = f"; {p.prune_note}" if p.prune_note else ""
     if not p.problems:
         message = f"applied revision {revision}: {counts}{note}"
-        return Verdict(ready=True, reason="ReconciliationSucceeded", message=message)
+        # A list error left pruning undone: look again soon, even without a new commit.
+        retry = p.live is None
+        return Verdict(
+            ready=True, reason="ReconciliationSucceeded", message=message, retrying=retry
+        )
     reason = "ApplyFailed" if p.apply_failed else "ValidationFailed"
     first = p.problems[0]
     message = (

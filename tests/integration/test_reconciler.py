@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from infraagent.adapters.kube import KubeClient
+from infraagent.errors import KubeError
 from infraagent.models import InfraAgent
 from infraagent.models.agentrun import Trigger
 from infraagent.models.keys import (
@@ -255,3 +256,22 @@ def test_namespaced_objects_go_to_the_target_namespace(
         assert skill["data"][SKILL_MD_KEY].startswith("---")
     finally:
         kube.delete("v1", "Namespace", target)
+
+
+def test_a_failed_list_of_owned_objects_blocks_pruning_but_not_applying(
+    harness: Harness, bare: Path
+) -> None:
+    harness.reconcile()
+
+    def failing_list(*args: object, **kwargs: object) -> None:
+        raise KubeError("list InfraAgent: 503 ServiceUnavailable", status=503)
+
+    harness.cluster.list = failing_list  # type: ignore[method-assign]
+    commit_files(bare, {"agents/gamma.yaml": agent("gamma")}, delete=("agents/alpha.yaml",))
+    result = harness.reconcile()
+    assert result.pruned == 0 and harness.live("InfraAgent", "alpha") is not None
+    assert harness.live("InfraAgent", "gamma") is not None
+    assert "listing owned objects failed" in harness.ready()["message"]
+    del harness.cluster.list
+    assert harness.reconcile().pruned == 1, "retried without waiting for a new commit"
+    assert harness.live("InfraAgent", "alpha") is None
