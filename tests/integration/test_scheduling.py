@@ -309,3 +309,66 @@ def test_a_failed_status_write_is_reported_and_retried(harness: Harness) -> None
     assert failure + "patch status: connection reset" in reports
     loop.tick()
     assert harness.get("hooked")["status"]["conditions"][0]["reason"] == "TriggerOnly"
+
+
+class RealClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class SignallingLauncher:
+    """Signals when a run of an agent in ``namespace`` is launched; every run fails at once."""
+
+    namespace: str
+    launched: threading.Event = field(default_factory=threading.Event)
+    requests: list[RunRequest] = field(default_factory=list)
+
+    def launch(
+        self,
+        request: RunRequest,
+        started: Callable[[RunRequest, str], None],
+        done: Callable[[RunRequest, RunOutcome], None],
+    ) -> None:
+        if request.namespace == self.namespace:
+            self.requests.append(request)
+            self.launched.set()
+        done(request, RunOutcome(None, "Failed"))
+
+
+class TickSignallingLoop(SchedulingLoop):
+    """Sets ``ticked`` after each tick, so a test knows the loop went back to waiting."""
+
+    ticked: threading.Event
+
+    def tick(self) -> list[RunRequest]:
+        requests = super().tick()
+        self.ticked.set()
+        return requests
+
+
+def test_a_webhook_request_wakes_the_waiting_loop_instead_of_the_next_tick(
+    harness: Harness,
+) -> None:
+    launcher = SignallingLauncher(harness.namespace)
+    loop = TickSignallingLoop(harness.kube, launcher, RealClock(), tick_every=timedelta(hours=1))
+    loop.ticked = threading.Event()
+    harness.create("hooked", triggers=[{"type": "webhook", "source": "alertmanager"}])
+    stop = threading.Event()
+    worker = threading.Thread(target=loop.run, args=(stop,), daemon=True)
+    worker.start()
+    try:
+        assert loop.ticked.wait(60)  # the first tick is over: next one in an hour, or woken
+        assert loop.request_run(harness.namespace, "hooked") is RequestResult.ACCEPTED
+        assert launcher.launched.wait(60), "the loop slept through the request"
+    finally:
+        stop.set()
+        loop.wake()
+        worker.join(30)
+    assert not worker.is_alive()
+    assert [
+        (r.agent, r.trigger) for r in launcher.requests if r.namespace == harness.namespace
+    ] == [("hooked", "webhook")]
+    # the run failed to start: counted, and the agent can be asked again at once
+    loop.write_statuses()
+    assert harness.get("hooked")["status"]["consecutiveFailures"] == 1
