@@ -51,6 +51,8 @@ def _check_relative(value: str) -> str:
 
 
 RelativePath = Annotated[str, Field(min_length=1, max_length=253)]
+REF_PATTERN: Final = r"^[^-\s][^\s]*$"
+"""A Git ref as a FleetSource may name it: no leading '-', no whitespace."""
 
 
 class SecretKeyRef(Model):
@@ -88,12 +90,17 @@ class FleetSourceSpec(Model):
         description="Repository URL: https://, ssh://, git@host:path or file://.",
     )
     branch: str = Field(
-        "main", min_length=1, max_length=255, description="Branch to follow (default main)."
+        "main",
+        min_length=1,
+        max_length=255,
+        pattern=REF_PATTERN,
+        description="Branch to follow (default main).",
     )
     revision: str | None = Field(
         None,
         min_length=1,
         max_length=255,
+        pattern=REF_PATTERN,
         description="A tag or commit that pins the ref; the branch is then ignored.",
     )
     paths: list[RelativePath] = Field(
@@ -123,6 +130,7 @@ class FleetSourceSpec(Model):
         "infraagent/runs",
         min_length=1,
         max_length=255,
+        pattern=REF_PATTERN,
         description="Branch the run summaries are committed to.",
     )
 

@@ -15,6 +15,8 @@ import binascii
 from collections.abc import Callable
 from typing import Any, Final
 
+from pydantic import ValidationError
+
 from infraagent.errors import GitError, KubeError, KubeNotFound
 from infraagent.models.fleetsource import Verdict
 from infraagent.ports import SourceProblem
@@ -29,6 +31,10 @@ from infraagent.reconciler.desired import (
 from infraagent.reconciler.prune import prune
 
 Step = Callable[[Pass], bool]
+_BAD_KEYS_MESSAGE: Final = (
+    "the Secret's keys do not make usable Git credentials: give 'username' and 'token' "
+    "(HTTPS) or 'identity' and optionally 'known_hosts' (SSH), not both"
+)
 
 LIVE_KINDS: Final = (
     ("core.infraagent.io/v1alpha1", "InfraAgent", True),
@@ -55,7 +61,8 @@ def check_suspend(p: Pass) -> bool:
 def resolve_repository(p: Pass) -> bool:
     """Read the Secret (if any) and reuse or build the repository.
 
-    Touches Ready=False (``SecretNotFound``, ``SecretInvalid``) + Reconciling, with retry.
+    Touches Ready=False (``SecretNotFound``, ``SecretInvalid``) + Reconciling, with retry;
+    Stalled (``InvalidSource``) when the adapter refuses the URL, ref or credentials.
     """
     spec = p.source.model.spec
     credentials: dict[str, str] | None = None
@@ -73,9 +80,16 @@ def resolve_repository(p: Pass) -> bool:
         version = str((secret.get("metadata") or {}).get("resourceVersion", ""))
     fingerprint = (spec.url, spec.branch, spec.revision or "", version)
     if p.state.repository is None or p.state.fingerprint != fingerprint:
-        p.state.repository = p.ports.repositories(
-            RepositorySpec(p.source.key, spec.url, spec.branch, spec.revision, credentials)
-        )
+        try:
+            p.state.repository = p.ports.repositories(
+                RepositorySpec(p.source.key, spec.url, spec.branch, spec.revision, credentials)
+            )
+        except ValueError as err:  # the adapter refuses the URL, ref or credentials
+            # A pydantic error would quote its input: the Secret's values. Never show it.
+            message = _BAD_KEYS_MESSAGE if isinstance(err, ValidationError) else str(err)
+            p.verdict = Verdict(ready=False, reason="InvalidSource", message=message, stalled=True)
+            p.outcome = "stalled"
+            return False
         p.state.fingerprint = fingerprint
     p.repository = p.state.repository
     return True

@@ -188,3 +188,23 @@ def test_without_once_the_command_serves_until_interrupted(
         _, err = process.communicate(timeout=60)
     assert process.returncode == 0, err.decode()
     assert b"outcome=applied" in err
+
+
+def test_unusable_credentials_stall_the_source_without_showing_them(
+    kube: KubeClient, namespace: str, tmp_path: Path
+) -> None:
+    bare = make_bare_repo(tmp_path, "fleet.git", fleet_files(namespace))
+    token, key = "tok-do-not-show-1234", "-----BEGIN KEY do-not-show-5678-----"
+    data = {"username": "bot", "token": token, "identity": key}
+    encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+    secret = {"apiVersion": "v1", "kind": "Secret", "data": encoded,
+              "metadata": {"name": "creds", "namespace": namespace}}  # fmt: skip
+    kube.apply(secret)
+    harness = Harness(kube, namespace, bare.as_uri(), tmp_path / "cache")
+    harness.source(secretRef={"name": "creds"})
+    assert harness.reconcile().outcome == "stalled"
+    conditions = {c["type"]: c for c in harness.status()["conditions"]}
+    assert conditions["Stalled"]["status"] == "True"
+    assert conditions["Ready"]["reason"] == "InvalidSource"
+    seen = str(harness.status()) + str(harness.events())
+    assert token not in seen and "do-not-show" not in seen

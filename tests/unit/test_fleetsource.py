@@ -113,3 +113,10 @@ def test_the_shipped_example_fleetsource_is_valid_and_reads_the_fleet_folders() 
     source = FleetSource.model_validate(yaml.safe_load(example.read_text()))
     assert source.spec.paths == ["agents/", "environments/", "skills/"]
     assert source.spec.prune and not source.spec.allowPruneToEmpty
+
+
+@pytest.mark.parametrize("field", ["branch", "revision", "runsBranch"])
+@pytest.mark.parametrize("ref", ["-upload-pack=evil", "main branch", ""])
+def test_refs_that_git_would_read_as_options_or_split_are_refused(field: str, ref: str) -> None:
+    with pytest.raises(ValidationError):
+        _source(**{field: ref})
