@@ -77,6 +77,17 @@ def test_apply_creates_and_returns_a_cluster_scoped_custom_object(kube: KubeClie
         kube.delete(TIER_API, "ModelTierConfig", name)
 
 
+def test_apply_keeps_characters_beyond_the_basic_plane(kube: KubeClient, namespace: str) -> None:
+    # Example agents carry emoji; the apply body must reach the server as UTF-8, not as
+    # surrogate escapes its YAML decoder refuses.
+    text = "📊 weekly \U0001f680 report, ünïcödé"
+    applied = kube.apply(_config_map(namespace, "emoji", description=text))
+    assert applied["data"]["description"] == text
+    again, outcome = kube.apply_with_outcome(_config_map(namespace, "emoji", description=text))
+    assert outcome == "unchanged"
+    assert again["metadata"]["resourceVersion"] == applied["metadata"]["resourceVersion"]
+
+
 def test_second_identical_apply_changes_nothing(kube: KubeClient, namespace: str) -> None:
     first, changed = kube.apply_if_changed(_config_map(namespace))
     assert changed

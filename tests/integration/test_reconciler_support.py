@@ -47,24 +47,12 @@ def fleet_files(namespace: str, agents: tuple[str, ...] = ("alpha", "beta")) -> 
     files = {
         "environments/dev-lab.yaml": (REPO / "environments/dev-lab.yaml").read_text(),
         "environments/tiers.yaml": tiers.replace("name: default", f"name: tiers-{namespace}"),
-        "skills/hello-world/SKILL.md": _bmp_only(
-            (REPO / "skills/hello-world/SKILL.md").read_text()
-        ),
+        "skills/hello-world/SKILL.md": (REPO / "skills/hello-world/SKILL.md").read_text(),
         "skills/hello-world/actions.yaml": (REPO / "skills/hello-world/actions.yaml").read_text(),
         "README.md": "a fleet\n",
     }
     files.update({f"agents/{name}.yaml": agent(name) for name in agents})
     return files
-
-
-def _bmp_only(text: str) -> str:
-    """``text`` without characters beyond U+FFFF (emoji).
-
-    KubeClient.apply sends its body as JSON with ``\\ud83d``-style surrogate escapes under
-    the apply-patch+yaml content type, which the API server's YAML decoder refuses; until the
-    adapter sends UTF-8, these tests keep such characters out of the fleet.
-    """
-    return "".join(c for c in text if ord(c) <= 0xFFFF)
 
 
 class CountingCluster:

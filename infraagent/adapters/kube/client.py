@@ -149,7 +149,9 @@ class KubeClient:
             self._path(ref),
             action=f"apply {ref.label}",
             query=query,
-            body=_apply_body(obj),
+            # Serialized here: the SDK would escape characters beyond U+FFFF as surrogate
+            # pairs, which the server's YAML decoder of apply patches rejects (emoji).
+            body=json.dumps(_apply_body(obj), ensure_ascii=False).encode("utf-8"),
             content_type=APPLY_PATCH,
         )
         if isinstance(result, dict) and result:
