@@ -92,13 +92,7 @@ def resolve_inputs(
     """Environment, skills, tier and credentials of ``agent`` (see the module docstring)."""
     namespace = agent.metadata.namespace or ""
     environment = _environment(cluster, agent.spec.environmentRef, namespace)
-    sheets: dict[str, ActionSheet] = {}
-    instructions: dict[str, str] = {}
-    for ref in agent.spec.skills:
-        files = _skill_files(cluster, ref, namespace, fetch_git)
-        instructions[ref.name] = _body(files.get(SKILL_MD_KEY, ""))
-        if SKILL_SHEET_KEY in files:
-            sheets[ref.name] = parse_sheet(files[SKILL_SHEET_KEY], ref.name)
+    sheets, instructions = resolve_skills(cluster, agent, fetch_git=fetch_git)
     config = _tier_config(cluster, agent)
     tier = config.spec.tier(agent.spec.model.tier)
     assert tier is not None  # _tier_config only returns a config that maps it
@@ -107,6 +101,24 @@ def resolve_inputs(
     return RunInputs(
         agent, environment, sheets, instructions, tier, config.spec.defaultAuth, secret
     )
+
+
+def resolve_skills(
+    cluster: Cluster, agent: InfraAgent, *, fetch_git: SkillFetcher | None = None
+) -> tuple[dict[str, ActionSheet], dict[str, str]]:
+    """The Action Sheets and instructions of ``agent``'s skills, by skill name.
+
+    Raises ``RunInputError`` for a skill that cannot be found or a sheet that does not parse.
+    """
+    namespace = agent.metadata.namespace or ""
+    sheets: dict[str, ActionSheet] = {}
+    instructions: dict[str, str] = {}
+    for ref in agent.spec.skills:
+        files = _skill_files(cluster, ref, namespace, fetch_git)
+        instructions[ref.name] = _body(files.get(SKILL_MD_KEY, ""))
+        if SKILL_SHEET_KEY in files:
+            sheets[ref.name] = parse_sheet(files[SKILL_SHEET_KEY], ref.name)
+    return sheets, instructions
 
 
 def parse_sheet(text: str, skill: str) -> ActionSheet:
