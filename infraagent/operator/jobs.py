@@ -16,7 +16,10 @@
    then marked Failed with the Job's reason), calls ``done`` exactly once, and deletes the
    key Secret and the ClusterRoleBinding at once (when the run is over: a watch stopped by
    ``drain`` leaves them to the Job, whose garbage collection takes the Secret along; the
-   ClusterRoleBinding then stays, labelled with the run).
+   ClusterRoleBinding then stays, labelled with the run, until the leader's
+   ``process.remove_stale_run_bindings`` finds the run over). A Job that cannot be created
+   (or made the owner) fails the run with ``JobNotCreated``, and everything written for it
+   is deleted at once: nothing stays behind without an owner.
 
 ``drain`` stops the watching (SIGTERM): the Jobs keep running on the cluster and finish
 their AgentRuns themselves (a run whose watch stopped is ``done`` with the phase it had).
@@ -65,6 +68,7 @@ Started = Callable[[RunRequest, str], None]
 Done = Callable[[RunRequest, RunOutcome], None]
 _TERMINAL: Final = frozenset(p.value for p in TERMINAL_PHASES)
 _FAILED: Final = RunPhase.FAILED.value
+_RBAC_API: Final = "rbac.authorization.k8s.io/v1"
 
 
 class JobLauncher:
@@ -194,17 +198,31 @@ class JobLauncher:
         if api_key:
             variable = key_env(inputs.tier.provider)
             owned.append(key_secret(name, run, namespace, api_key))
-        for obj in owned:
-            self._cluster.apply(obj)
         timeout = int(parse_duration(agent.spec.model.timeout).total_seconds())
-        job = self._cluster.create(
-            run_job(name, run, namespace, self._settings, timeout_seconds=timeout,
-                    key_variable=variable)
-        )  # fmt: skip
-        reference = _owner(job)
-        for obj in owned:
-            if obj["metadata"].get("namespace") == namespace:
-                self._cluster.apply(_owned_by(obj, reference))
+        try:
+            for obj in owned:
+                self._cluster.apply(obj)
+            job = self._cluster.create(
+                run_job(name, run, namespace, self._settings, timeout_seconds=timeout,
+                        key_variable=variable)
+            )  # fmt: skip
+            reference = _owner(job)
+            for obj in owned:
+                if obj["metadata"].get("namespace") == namespace:
+                    self._cluster.apply(_owned_by(obj, reference))
+        except KubeError:
+            self._remove_run_objects(run, namespace)
+            raise
+
+    def _remove_run_objects(self, run: str, namespace: str) -> None:
+        """Undo a launch that failed half-way: the Job (if it was created) and everything
+        written for it, which would otherwise stay without an owner."""
+        with contextlib.suppress(KubeError):
+            self._cluster.delete("batch/v1", "Job", run, namespace, propagation="Background")
+        for kind in ("RoleBinding", "Role"):
+            with contextlib.suppress(KubeError):
+                self._cluster.delete(_RBAC_API, kind, run, namespace)
+        self._clean_up(run, namespace)
 
     def _watch(self, run: str, namespace: str) -> str:
         phase: str | None = None
@@ -257,17 +275,20 @@ class JobLauncher:
             self._cluster.delete("v1", "Secret", key_secret_name(run), namespace)
         with contextlib.suppress(KubeError):
             binding = cluster_binding_name(namespace, run)
-            self._cluster.delete("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", binding)
+            self._cluster.delete(_RBAC_API, "ClusterRoleBinding", binding)
 
 
 def job_alive(cluster: Cluster) -> Callable[[dict[str, Any]], bool]:
-    """For ``mark_interrupted``: whether a run's Job exists and has not finished."""
+    """For ``mark_interrupted``: whether a run's Job exists, is not being deleted (its
+    launcher's watch counts that as gone too) and has not finished."""
 
     def alive(run: dict[str, Any]) -> bool:
         meta = run.get("metadata") or {}
         try:
             job = cluster.get("batch/v1", "Job", str(meta.get("name")), meta.get("namespace"))
-        except KubeError:
+        except KubeNotFound:
+            return False  # other errors propagate: the caller retries rather than guesses
+        if (job.get("metadata") or {}).get("deletionTimestamp"):
             return False
         conditions = (job.get("status") or {}).get("conditions") or []
         return not any(

@@ -5,32 +5,44 @@ and is wired in by the command line; this module is what its callbacks run, thro
 ``ports.Cluster`` and a ``Clock`` only.
 
 - ``take_over``: the moment a replica becomes leader, before it takes any work: close the
-  runs a previous leader left open (``mark_interrupted``: that leader is gone), then put the
-  admission policy back to exactly what InfraAgent installs (``ensure_admission_policy``).
+  runs a previous leader left open (``mark_interrupted``: that leader is gone), except those
+  ``owner_alive`` says something still executes (a live Job: the main job passes
+  ``jobs.job_alive``), remove the per-run ClusterRoleBindings of runs that are over or gone
+  (``remove_stale_run_bindings``: a launcher that was drained or died mid-run leaves them),
+  then put the admission policy back to exactly what InfraAgent installs
+  (``ensure_admission_policy``).
 - ``stand_down``: when it stops leading (SIGTERM, or the Lease lost): the runs *this*
   process still has open are recorded as ``Interrupted`` with the same recorder function, so
   no record stays ``Running``. Today a replica executes no runs (the scheduler comes later),
   so the set it passes is empty and nothing is written.
-- ``Leadership``: the two above plus a resync loop (``ensure_admission_policy`` every
-  ``resync_every``) in a thread of their own, so the elector's renewals never wait for
-  cluster work. ``started`` and ``stopped`` are the elector's callbacks; ``accepting`` says
-  whether new runs may be taken (cleared first thing on stop).
+- ``Leadership``: the two above plus a resync loop (``ensure_admission_policy`` and
+  ``remove_stale_run_bindings`` every ``resync_every``) in a thread of their own, so the
+  elector's renewals never wait for cluster work. ``started`` and ``stopped`` are the
+  elector's callbacks; ``accepting`` says whether new runs may be taken (cleared first thing
+  on stop).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
-from infraagent.errors import KubeError
+from infraagent.errors import KubeError, KubeNotFound
+from infraagent.models.agentrun import TERMINAL_PHASES
+from infraagent.models.common import GROUP_VERSION
 from infraagent.operator.admission import ensure_admission_policy
-from infraagent.operator.runs import mark_interrupted
+from infraagent.operator.run_job import RUN_LABEL, cluster_binding_name
+from infraagent.operator.runs import KIND, mark_interrupted
 from infraagent.ports import Clock, Cluster
 
 RunKey = tuple[str, str]  # (namespace, name) of an AgentRun
+OwnerAlive = Callable[[dict[str, Any]], bool]  # an AgentRun object -> still executing?
+_RBAC_API: Final = "rbac.authorization.k8s.io/v1"
+_TERMINAL: Final = frozenset(p.value for p in TERMINAL_PHASES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +51,60 @@ class TakeOver:
 
     interrupted: list[str]
     policy: list[tuple[str, str]]
+    bindings: list[str] = field(default_factory=list)
 
 
-def take_over(cluster: Cluster, now: datetime) -> TakeOver:
-    """Close the runs a previous leader left open, then make the admission policy whole."""
-    interrupted = mark_interrupted(cluster, now=now)
-    return TakeOver(interrupted, ensure_admission_policy(cluster))
+def take_over(cluster: Cluster, now: datetime, owner_alive: OwnerAlive | None = None) -> TakeOver:
+    """Close the runs a previous leader left open, then make the admission policy whole.
+
+    ``owner_alive`` (a run object → whether something still executes it) spares those runs;
+    None: every open run is orphaned.
+    """
+    if owner_alive is None:
+        interrupted = mark_interrupted(cluster, now=now)
+    else:
+        interrupted = mark_interrupted(cluster, now=now, owner_alive=owner_alive)
+    bindings = remove_stale_run_bindings(cluster)
+    return TakeOver(interrupted, ensure_admission_policy(cluster), bindings)
+
+
+def remove_stale_run_bindings(cluster: Cluster) -> list[str]:
+    """Delete the per-run ClusterRoleBindings whose AgentRun is terminal or gone; their names.
+
+    A run's binding (``run_job.cluster_binding_name``, labelled ``RUN_LABEL``) is removed by
+    its launcher when the run ends; one drained or killed mid-run leaves it. A run still
+    Pending or Running keeps its binding (its Job may still read the ModelTierConfigs). A
+    binding whose name does not follow the pattern is not ours to judge and is left alone.
+    """
+    removed: list[str] = []
+    listing = cluster.list(_RBAC_API, "ClusterRoleBinding", label_selector=RUN_LABEL)
+    for binding in listing.items:
+        name = str((binding.get("metadata") or {}).get("name", ""))
+        run = _run_of_binding(name)
+        if run is None or not _run_over(cluster, *run):
+            continue
+        with contextlib.suppress(KubeNotFound):
+            cluster.delete(_RBAC_API, "ClusterRoleBinding", name)
+        removed.append(name)
+    return removed
+
+
+def _run_of_binding(name: str) -> RunKey | None:
+    """``(namespace, run)`` of a per-run binding's name; None for any other name."""
+    parts = name.split(":")
+    if len(parts) != 3 or not parts[1] or not parts[2]:
+        return None
+    if cluster_binding_name(parts[1], parts[2]) != name:
+        return None
+    return (parts[1], parts[2])
+
+
+def _run_over(cluster: Cluster, namespace: str, run: str) -> bool:
+    try:
+        obj = cluster.get(GROUP_VERSION, KIND, run, namespace)
+    except KubeNotFound:
+        return True
+    return (obj.get("status") or {}).get("phase") in _TERMINAL
 
 
 def _key(run: Mapping[str, Any]) -> RunKey:
@@ -69,6 +129,7 @@ class Leadership:
 
     ``report`` receives one line per thing done or failed (the command line prints them).
     Cluster errors are reported and retried at the next resync, never raised.
+    ``owner_alive`` is handed to ``take_over`` (the main job: ``jobs.job_alive(cluster)``).
     """
 
     cluster: Cluster
@@ -76,6 +137,7 @@ class Leadership:
     resync_every: timedelta
     report: Callable[[str], None]
     own_runs: set[RunKey] = field(default_factory=set)
+    owner_alive: OwnerAlive | None = None
     _accepting: threading.Event = field(default_factory=threading.Event)
     _halt: threading.Event = field(default_factory=threading.Event)
     _worker: threading.Thread | None = None
@@ -118,14 +180,19 @@ class Leadership:
                 return
 
     def _take_over(self) -> None:
-        result = take_over(self.cluster, self.clock.now())
+        result = take_over(self.cluster, self.clock.now(), self.owner_alive)
         self.report(f"runs interrupted on take-over: {len(result.interrupted)}")
         self.report("admission policy: " + _outcomes(result.policy))
+        if result.bindings:
+            self.report(f"bindings of finished runs removed: {len(result.bindings)}")
 
     def _resync(self) -> None:
         outcomes = ensure_admission_policy(self.cluster)
         if any(outcome != "unchanged" for _, outcome in outcomes):
             self.report("admission policy: " + _outcomes(outcomes))
+        bindings = remove_stale_run_bindings(self.cluster)
+        if bindings:
+            self.report(f"bindings of finished runs removed: {len(bindings)}")
 
     def _try(self, duty: Callable[[], None]) -> bool:
         try:

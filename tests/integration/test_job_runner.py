@@ -30,7 +30,9 @@ from infraagent.identity import service_account_name
 from infraagent.models.agentrun import AgentRun, Outcome, RunPhase
 from infraagent.models.common import GROUP_VERSION
 from infraagent.models.keys import skill_configmap_name
+from infraagent.operator.execute import fail_run
 from infraagent.operator.jobs import JobLauncher, job_alive
+from infraagent.operator.process import remove_stale_run_bindings, take_over
 from infraagent.operator.run_job import JobSettings, cluster_binding_name, key_secret_name
 from infraagent.ports import RunOutcome, RunRequest
 
@@ -364,3 +366,97 @@ def _wait_for_job(fleet: Fleet, watch: Watch) -> dict[str, Any]:
                 return fleet.admin.get("batch/v1", "Job", watch.started[1], fleet.namespace)
         threading.Event().wait(0.1)
     pytest.fail("the Job was never created")
+
+
+def test_a_job_that_cannot_be_created_leaves_nothing_behind(fleet: Fleet) -> None:
+    # requests above limits: the API server refuses the Job after the run's access was written
+    settings = JobSettings(IMAGE, requests={"cpu": "2", "memory": "256Mi"})
+    watch = Watch()
+    with fleet.serve([REPORT]):
+        launcher = JobLauncher(fleet.admin, fleet.clock, settings, pause=watch.pause)
+        request = RunRequest(fleet.namespace, AGENT, "manual", datetime.now(UTC))
+        launcher.launch(request, watch.on_started, watch.on_done)
+        assert watch.ended.wait(WAIT)
+    run, ns = watch.started[0], fleet.namespace
+    assert watch.done == [RunOutcome(run, "Failed")]
+    status = AgentRun.model_validate(fleet.agentrun(run)).status
+    assert status is not None and status.reason == "JobNotCreated"
+    assert "Invalid" in (status.report or "") or "invalid" in (status.report or "")
+    for api, kind, name, where in [
+        ("batch/v1", "Job", run, ns),
+        (RBAC, "Role", run, ns),
+        (RBAC, "RoleBinding", run, ns),
+        ("v1", "Secret", key_secret_name(run), ns),
+        (RBAC, "ClusterRoleBinding", cluster_binding_name(ns, run), None),
+    ]:
+        with pytest.raises(KubeNotFound):
+            fleet.admin.get(api, kind, name, where)
+    assert launcher.open_runs == frozenset()
+
+
+def _left_by_a_drained_launcher(fleet: Fleet) -> str:
+    """A run whose Job was created and whose watch then stopped, as ``drain`` leaves it."""
+    watch = Watch()
+    launcher = JobLauncher(fleet.admin, fleet.clock, JobSettings(IMAGE), pause=lambda seconds: True)
+    request = RunRequest(fleet.namespace, AGENT, "manual", datetime.now(UTC))
+    launcher.launch(request, watch.on_started, watch.on_done)
+    assert watch.ended.wait(WAIT)
+    run = watch.started[0]
+    assert watch.done == [RunOutcome(run, "Pending")]
+    return run
+
+
+def _binding_exists(fleet: Fleet, run: str) -> bool:
+    try:
+        fleet.admin.get(RBAC, "ClusterRoleBinding", cluster_binding_name(fleet.namespace, run))
+    except KubeNotFound:
+        return False
+    return True
+
+
+def test_a_new_leader_removes_the_bindings_of_runs_that_are_over(fleet: Fleet) -> None:
+    ns = fleet.namespace
+    with fleet.serve([REPORT]):
+        finished, live, deleted, dead = (_left_by_a_drained_launcher(fleet) for _ in range(4))
+    assert all(_binding_exists(fleet, run) for run in (finished, live, deleted, dead))
+    fail_run(fleet.admin, fleet.clock, finished, ns, reason="Done", message="the pod ended it")
+    fleet.admin.delete(GROUP_VERSION, "AgentRun", deleted, ns)
+    fleet.admin.delete("batch/v1", "Job", dead, ns)  # its process is gone: the run is orphaned
+    stranger = {  # labelled like a run's binding, but not named like one: not ours to judge
+        "apiVersion": RBAC,
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": f"other-{ns}", "labels": {"infraagent.io/agent-run": "x"}},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "view"},
+        "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": ns}],
+    }  # fmt: skip
+    fleet.admin.apply(stranger)
+    try:
+        result = take_over(fleet.admin, fleet.clock.now(), job_alive(fleet.admin))
+        assert dead in result.interrupted and live not in result.interrupted
+        assert _phase(fleet, live) in (None, "Pending")
+        assert _phase(fleet, dead) == "Interrupted"
+        assert _of(ns, result.bindings) == {
+            cluster_binding_name(ns, run) for run in (finished, deleted, dead)
+        }
+        assert _binding_exists(fleet, live)
+        assert not any(_binding_exists(fleet, run) for run in (finished, deleted, dead))
+        fleet.admin.get(RBAC, "ClusterRoleBinding", f"other-{ns}")
+        # the live run's binding stays until that run is over too
+        assert _of(ns, remove_stale_run_bindings(fleet.admin)) == set()
+        fail_run(fleet.admin, fleet.clock, live, ns, reason="Done", message="the pod ended it")
+        assert _of(ns, remove_stale_run_bindings(fleet.admin)) == {cluster_binding_name(ns, live)}
+    finally:
+        fleet.admin.delete(RBAC, "ClusterRoleBinding", f"other-{ns}")
+        for doc in reversed(admission_policy()):  # take_over installed it
+            with contextlib.suppress(KubeError):
+                fleet.admin.delete(doc["apiVersion"], doc["kind"], doc["metadata"]["name"])
+
+
+def _phase(fleet: Fleet, run: str) -> str | None:
+    return (fleet.agentrun(run).get("status") or {}).get("phase")
+
+
+def _of(namespace: str, bindings: list[str]) -> set[str]:
+    """The per-run bindings of runs in ``namespace`` (other tests' runs may be swept too)."""
+    return {name for name in bindings if name.startswith(f"infraagent-run:{namespace}:")}
