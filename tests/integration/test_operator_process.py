@@ -5,7 +5,8 @@ Lease (2 s, renewed every 0.5 s) in the test's namespace. Exactly one holds the 
 the other waits; the leader does its duties on taking over (a run left ``Running`` is closed
 as ``Interrupted``, the data-protection admission policy is put in place); SIGTERM makes it
 release the Lease and exit 0, and the other takes over within the lease duration. The
-handover time is printed (``pytest -s``).
+handover time is printed (``pytest -s``). In process: a new leader given ``owner_alive``
+(``jobs.job_alive``) leaves a run that a live Job still executes open.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ from infraagent.adapters.kube.lease import DEFAULT_LEASE_NAME
 from infraagent.admission import BINDING_NAME, POLICY_NAME
 from infraagent.models.agent import InfraAgent
 from infraagent.models.agentrun import Trigger
+from infraagent.operator.jobs import job_alive
+from infraagent.operator.process import Leadership
 from infraagent.operator.runs import AgentRunRecorder
 
 from .conftest import REPO, ControlPlane
@@ -203,3 +206,43 @@ def test_two_operator_processes_hand_over_the_lease_on_sigterm(
     assert other.terminate() == 0, other.stderr()
     assert "released" in other.stderr()
     assert _holder(kube_api, namespace) is None
+
+
+def _job_for(kube: KubeClient, namespace: str, run: str) -> None:
+    """The Job executing ``run`` (``runner: job``), as the launcher names it; not finished."""
+    pod = {"restartPolicy": "Never", "containers": [{"name": "run", "image": "busybox:1.36"}]}
+    kube.create(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": run, "namespace": namespace},
+            "spec": {"backoffLimit": 0, "template": {"spec": pod}},
+        }
+    )
+
+
+@pytest.mark.usefixtures("no_policy")
+def test_a_new_leader_spares_the_runs_a_live_job_still_executes(
+    kube: KubeClient, namespace: str
+) -> None:
+    orphan, executing = _running_run(kube, namespace), _running_run(kube, namespace)
+    _job_for(kube, namespace, executing)
+    lines: list[str] = []
+    leadership = Leadership(
+        kube, _WallClock(), timedelta(hours=1), lines.append, owner_alive=job_alive(kube)
+    )
+    leadership.started()
+    try:
+        wait_for(lambda: leadership.accepting, 15, "the take-over")
+    finally:
+        leadership.stopped()
+    assert _phase(kube, namespace, orphan) == "Interrupted"
+    assert _phase(kube, namespace, executing) == "Running"  # its Job will finish it
+    # without owner_alive every open run is the dead leader's
+    again = Leadership(kube, _WallClock(), timedelta(hours=1), lines.append)
+    again.started()
+    try:
+        wait_for(lambda: again.accepting, 15, "the second take-over")
+    finally:
+        again.stopped()
+    assert _phase(kube, namespace, executing) == "Interrupted"
