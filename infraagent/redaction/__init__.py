@@ -8,8 +8,10 @@ becomes ``[REDACTED]`` before it leaves the process (architecture §5, issue 4 i
 2. Shapes and structure, all found on the same input and spliced in one pass: YAML Secret
    ``data`` / ``stringData`` blocks and secret ``name``/``value`` pairs (``yamlish``), the
    same pairs in JSON (``jsonish``), and the shapes of ``patterns``: PEM private keys,
-   ``Authorization`` / bearer tokens, AWS key ids, GitHub / Slack tokens, JWTs, URL
-   passwords, Azure keys and SAS signatures, values under secret keys (``names``).
+   ``Authorization`` / bearer tokens, vendor credentials by prefix and shape, with no name
+   needed in front (``vendors``: LLM provider keys such as ``sk-ant-…`` / ``sk-proj-…``,
+   AWS key ids, GitHub / GitLab / Slack tokens, JWTs, ...), URL passwords, Azure keys and
+   SAS signatures, values under secret keys (``names``).
 3. The exact values the environment binds, in every spelling (``known``), last, so no
    earlier step can reveal or re-create one.
 
@@ -43,11 +45,13 @@ __all__ = ["MIN_LENGTH", "REDACTED", "Redactor"]
 MIN_LENGTH: Final = known.MIN_LENGTH
 _SHORT: Final = 256
 # A short text holding none of these cannot match any rule, only a known value: keys and
-# values of JSON data are mostly such texts. (Every secret name contains one of the words.)
+# values of JSON data are mostly such texts. (Every secret name contains one of the words,
+# every vendor shape one of the prefixes.)
 _TRIGGERS: Final = re.compile(
     r"pass|pwd|secret|token|key|cred|auth|dsn|cookie|signature|private|connection|bearer"
     r"|akia|asia|gh[pousr]_|github_pat_|xox|xapp-|eyj|://|ls0tls1crudjti|sig=|data"
     r"|hooks\.slack|\{\\\""
+    r"|sk-(?:ant-|proj-|svcacct-|admin-|none-|or-v1-|[a-z0-9]{32})|gl[a-z]{2,5}-|aiza|hf_"
 )
 
 

@@ -1,6 +1,7 @@
 """Secrets recognised by their shape, in any text: private keys (PEM, and base64 of PEM),
-``Authorization`` headers and bearer tokens, AWS access key ids, GitHub and Slack tokens,
-JWTs, passwords in URLs, Azure account keys and SAS signatures, and ``key: value`` /
+``Authorization`` headers and bearer tokens, vendor credentials by their prefix (provider
+API keys, AWS key ids, GitHub, GitLab and Slack tokens, JWTs: ``vendors``), passwords in
+URLs, Azure account keys and SAS signatures, and ``key: value`` /
 ``key=value`` / ``"key": "value"`` / ``--flag value`` pairs whose key is secret
 (``names.secret_name``).
 
@@ -22,6 +23,7 @@ from typing import Final
 
 from infraagent.redaction.names import placeholder, secret_name
 from infraagent.redaction.spans import REDACTED, Span
+from infraagent.redaction.vendors import vendor_tokens
 from infraagent.redaction.yamlish import Entry, value_span
 
 _PEM_BEGIN: Final = re.compile(r"-----BEGIN ([A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?)-----")
@@ -42,16 +44,6 @@ _BEARER: Final = re.compile(r"bearer[ \t]+(?P<cred>[a-z0-9._~+/-]{8,}=*)")
 _AZURE_KEY: Final = re.compile(r"(?:accountkey|sharedaccesskey)=(?P<cred>[^;\s\"'&<>]+)")
 _SAS_SIGNATURE: Final = re.compile(r"sig=(?P<cred>[^&\s\"'#<>;]+)")
 # On the text as it is:
-_AWS_KEY_ID: Final = re.compile(r"A(?:KIA|SIA)[A-Z0-9]{16}(?![A-Za-z0-9])")
-_GITHUB: Final = re.compile(r"g(?:h[pousr]_[A-Za-z0-9]{20,}|ithub_pat_[A-Za-z0-9_]{20,})")
-_SLACK: Final = re.compile(r"x(?:ox[abposr]-[A-Za-z0-9-]{10,}|app-[0-9]+-[A-Za-z0-9-]{10,})")
-_SLACK_HOOK: Final = re.compile(
-    r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<cred>[A-Za-z0-9/_-]+)"
-)
-_JWT: Final = re.compile(
-    r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
-    r"(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?"
-)
 _URL_PASSWORD: Final = re.compile(r"://[^\s:/?#@\[\]\"'<>]*:(?P<cred>[^\s/@\"'<>]+)@")
 _ALREADY: Final = (REDACTED, REDACTED.lower())
 _TOKEN_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -97,15 +89,9 @@ _IN_FLOW: Final = re.compile(r"[^,}\]\r\n]*[^,}\]\s]")
 Rule = Callable[[str, str], Iterator[Span]]
 
 
-def _spans(
-    pattern: re.Pattern[str], text: str, group: int | str = 0, *, alone: bool = False
-) -> Iterator[Span]:
-    """Spans of ``group`` of every match; ``alone``: only matches not glued to a preceding
-    letter, digit, ``_`` or ``-``."""
+def _spans(pattern: re.Pattern[str], text: str, group: int | str = 0) -> Iterator[Span]:
+    """Spans of ``group`` of every match that is not already ``[REDACTED]``."""
     for match in pattern.finditer(text):
-        start = match.start()
-        if alone and start and text[start - 1] in _TOKEN_CHARS:
-            continue
         if match[group] not in _ALREADY:
             yield Span(match.start(group), match.end(group))
 
@@ -154,16 +140,6 @@ def authorization(text: str, lower: str) -> Iterator[Span]:
         cred = match["cred"]
         if len(cred) >= 20 or any(char.isdigit() for char in cred):
             yield Span(match.start("cred"), match.end("cred"))
-
-
-def vendor_tokens(text: str, lower: str) -> Iterator[Span]:
-    """AWS access key ids, GitHub and Slack tokens, Slack webhook paths, JWTs."""
-    yield from _spans(_AWS_KEY_ID, text, alone=True)
-    yield from _spans(_GITHUB, text, alone=True)
-    yield from _spans(_SLACK, text, alone=True)
-    yield from _spans(_JWT, text, alone=True)
-    if "hooks.slack.com/" in text:
-        yield from _spans(_SLACK_HOOK, text, "cred")
 
 
 def url_credentials(text: str, lower: str) -> Iterator[Span]:
