@@ -91,6 +91,8 @@ def reconcile_identity(
     owner reference); ``sheets`` maps skill name to Action Sheet and ``namespaces`` lists the
     cluster's namespaces, as ``identity.agent_rbac`` takes them. Returns one
     ``(label, outcome)`` per object applied, then one ``(label, "deleted")`` per object pruned.
+    An object in a namespace not among ``namespaces`` is not applied (outcome ``"skipped:
+    namespace missing"``): sync again when the cluster's namespaces change.
     """
     name, home = agent.metadata.name, agent.metadata.namespace
     if not name or not home:
@@ -101,8 +103,15 @@ def reconcile_identity(
     )
     outcomes: Outcomes = []
     wanted: set[_Key] = set()
+    present = set(namespaces) | {home}
     for manifest in manifests:
-        if manifest["metadata"].get("namespace") == home:
+        where = manifest["metadata"].get("namespace")
+        if where is not None and where not in present:
+            # Rights in a namespace that does not exist (yet) are granted once it does: the
+            # caller syncs again when the cluster's namespaces change.
+            outcomes.append((_label(manifest), "skipped: namespace missing"))
+            continue
+        if where == home:
             manifest["metadata"]["ownerReferences"] = [reference]
         _, outcome = cluster.apply_with_outcome(manifest)
         outcomes.append((_label(manifest), outcome))

@@ -160,15 +160,20 @@ class ReconcileLoop:
         now = self._ports.clock.now()
         return max(0.0, min((due - now).total_seconds() for due in self._due.values()))
 
-    def serve(self, idle: float = 60.0) -> None:
-        """Run until ``stop``: passes when due, waking early on ``request_reconcile``."""
-        while not self._stopping.is_set():
+    def serve(self, idle: float = 60.0, halt: threading.Event | None = None) -> None:
+        """Run until ``stop`` (or ``halt`` is set, then ``wake``): passes when due, waking
+        early on ``request_reconcile``."""
+        while not self._stopping.is_set() and not (halt is not None and halt.is_set()):
             try:
                 self.run_due()
             except KubeError as err:  # listing the sources failed: try again later
                 log.warning("reconcile loop: cannot list FleetSources: %s", err)
             wait = self.seconds_until_due()
             self._wake.wait(idle if wait is None else min(wait, idle))
+
+    def wake(self) -> None:
+        """End ``serve``'s current wait early (after setting its ``halt``, say)."""
+        self._wake.set()
 
     def stop(self) -> None:
         """Make ``serve`` return after the current pass."""

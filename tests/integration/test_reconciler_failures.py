@@ -133,7 +133,7 @@ def test_an_unreachable_remote_keeps_the_last_state_and_recovers(
 
 def _cli(control_plane: ControlPlane, namespace: str, repo: str, *extra: str) -> int:
     return main(
-        ["reconcile", "--repo", repo, "--namespace", namespace, "--once",
+        ["reconcile", "--repo", repo, "--namespace", namespace, "--once", "--apply-only",
          "--kubeconfig", str(control_plane.kubeconfig), *extra]
     )  # fmt: skip
 
@@ -172,7 +172,7 @@ def test_without_once_the_command_serves_until_interrupted(
     bare = make_bare_repo(tmp_path, "fleet.git", fleet_files(namespace))
     argv = [sys.executable, "-m", "infraagent.cli.main", "reconcile", "--repo", str(bare),
             "--namespace", namespace, "--kubeconfig", str(control_plane.kubeconfig),
-            "--workdir", str(tmp_path / "cache")]  # fmt: skip
+            "--workdir", str(tmp_path / "cache"), "--apply-only"]  # fmt: skip
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
