@@ -9,8 +9,9 @@ namespaces by glob, the cluster's namespaces the globs expand over), so a steady
 one read per skill, the lists of agents and namespaces, and no write. Identities of agents
 that are gone are removed (``remove_identity``; the owned objects would go with the agent
 through the garbage collector, the cluster-scoped ones would not): those this sync saw
-before, and, at its first sync, every identity on the cluster whose agent does not exist
-(one a previous operator process applied for an agent deleted while none ran).
+before, and, at its first sync that lists the agents itself, every identity in its scope
+whose agent does not exist (one a previous operator process applied for an agent deleted
+while none ran).
 
 A skill that cannot be resolved, or a sheet that does not parse, leaves the agent with no
 new rights: the previous identity stays as it was (never widened by a guess) and the
@@ -85,11 +86,15 @@ class IdentitySync:
     _swept: bool = False
 
     def sync(self, agents: Sequence[Mapping[str, Any]] | None = None) -> SyncResult:
-        """One pass over ``agents`` (default: every InfraAgent in scope), which must be all
-        of them: an identity whose agent is not among them is removed.
+        """One pass over ``agents`` (default: every InfraAgent in scope, listed here), which
+        must be all of them: an identity this sync applied whose agent is not among them is
+        removed. Only a sync that lists the agents itself looks, the first time, for
+        identities of agents deleted while no operator ran (a given list may cover less
+        than ``namespace``; the sweep must never take an agent it was not shown).
 
         A failed list of the agents or the namespaces raises ``KubeError``, nothing done.
         """
+        sweep = agents is None and not self._swept
         if agents is None:
             agents = self.cluster.list(GROUP_VERSION, "InfraAgent", self.namespace).items
         namespaces = self._namespaces()
@@ -100,7 +105,7 @@ class IdentitySync:
             present.add(key)
             self._one(raw, key, namespaces, result)
         gone = set(self._seen) - present
-        if not self._swept:
+        if sweep:
             gone |= self._orphans() - present
         for key in sorted(gone):
             self._remove(key, result)
