@@ -48,7 +48,7 @@ def repository_factory(workdir: Path) -> Any:
 
     def build(spec: RepositorySpec) -> GitFleetRepository:
         credentials = (
-            GitCredentials.from_secret_data(_secret_keys(spec.credentials))
+            GitCredentials.from_secret_data(secret_keys(spec.credentials))
             if spec.credentials
             else None
         )
@@ -60,7 +60,7 @@ def repository_factory(workdir: Path) -> Any:
     return build
 
 
-def _secret_keys(data: Mapping[str, str]) -> dict[str, str]:
+def secret_keys(data: Mapping[str, str]) -> dict[str, str]:
     """Only the keys a FleetSource Secret may hold (a stray key must not break the build)."""
     wanted = ("username", "token", "password", "identity", "known_hosts")
     return {k: v for k, v in data.items() if k in wanted}

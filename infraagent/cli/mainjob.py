@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any, Final
 
 import infraagent
-from infraagent.adapters.git import GitRunsPublisher
 from infraagent.adapters.git.local import clone_bare, current_branch
 from infraagent.adapters.kube import KubeClient
 from infraagent.adapters.kube.localplane import LocalControlPlane, build_binaries, find_binaries
 from infraagent.cli.fleet import build_ports, implicit_name
+from infraagent.cli.mainjob_publish import Publishing, Target
 from infraagent.cli.models import ModelSource, RunModels
 from infraagent.cli.run_cluster import GitSkillFetcher, SystemClock, execute_deps
 from infraagent.errors import KubeError, UsageError
@@ -146,9 +146,9 @@ def _wait_established(kube: KubeClient, name: str) -> None:
 class FleetPlan:
     """Where the fleet comes from and where run summaries go.
 
-    ``source`` None: the FleetSources on the cluster. ``runs_url`` None: no summaries are
-    committed (the cluster's sources name their repositories themselves). ``clone`` is the
-    bare clone made of a local folder, shown to the user at the end.
+    ``source`` None: the FleetSources on the cluster (in ``watch_namespace``; None: all).
+    ``runs_url`` None: each FleetSource's summaries go to its own repository and
+    ``runsBranch``. ``clone`` is the bare clone made of this folder, shown at the end.
     """
 
     source: SourceObject | None
@@ -156,6 +156,7 @@ class FleetPlan:
     runs_branch: str
     clone: Path | None
     namespace: str
+    watch_namespace: str | None = None
 
 
 def prepare_fleet(args: argparse.Namespace, workdir: Path, say: Say) -> FleetPlan:
@@ -168,7 +169,7 @@ def prepare_fleet(args: argparse.Namespace, workdir: Path, say: Say) -> FleetPla
     namespace = args.namespace or "default"
     repo: str | None = args.repo
     if repo is None and named_cluster(args):
-        return FleetPlan(None, None, args.runs_branch, None, namespace)
+        return FleetPlan(None, None, args.runs_branch, None, namespace, args.namespace)
     branch, clone = args.branch, None
     if repo is None:
         folder = Path.cwd()
@@ -205,7 +206,7 @@ class MainJob:
     models: RunModels
     launcher: RunnerSwitch
     scheduling: SchedulingLoop
-    publisher: GitRunsPublisher | None
+    publishing: Publishing
     clock: SystemClock
 
     @classmethod
@@ -214,7 +215,11 @@ class MainJob:
         clock = SystemClock()
         fetcher = GitSkillFetcher(options.workdir / "skills")
         source = plan.source
-        sources = (lambda: [source]) if source is not None else cluster_sources(kube, clock)
+        sources = (
+            (lambda: [source])
+            if source is not None
+            else cluster_sources(kube, clock, plan.watch_namespace)
+        )
         models = RunModels(options.models, options.settings, kube)
         deps = _deps(kube, clock, models, fetcher)
         inprocess = InProcessLauncher(
@@ -223,22 +228,25 @@ class MainJob:
         jobs = JobLauncher(kube, clock, JobSettings(image=options.image), fetch_git=fetcher)
         launcher = RunnerSwitch(kube, inprocess, jobs)
         scheduler = Scheduler(Limits(max_concurrent=options.concurrency))
-        publisher = None
+        implicit = None
         if plan.runs_url is not None:
-            publisher = GitRunsPublisher(
-                plan.runs_url, workdir=options.workdir / "runs", branch=plan.runs_branch
-            )
+            implicit = Target(plan.runs_url, plan.runs_branch, (plan.namespace,))
+        publishing = Publishing(kube, clock, options.workdir / "runs", implicit)
         return cls(
             kube=kube,
             plan=plan,
             reconcile=ReconcileLoop(build_ports(kube, options.workdir / "git"), sources),
             identities=IdentitySync(
-                kube, options.operator_namespace, fetch_git=fetcher, report=say
+                kube,
+                options.operator_namespace,
+                fetch_git=fetcher,
+                report=say,
+                namespace=plan.namespace if plan.source is not None else None,
             ),
             models=models,
             launcher=launcher,
             scheduling=SchedulingLoop(kube, launcher, clock, scheduler=scheduler, report=say),
-            publisher=publisher,
+            publishing=publishing,
             clock=clock,
         )
 

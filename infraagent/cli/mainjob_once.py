@@ -23,9 +23,9 @@ from typing import Any, Final
 from infraagent.adapters.git.local import branch_files
 from infraagent.cli.fleet import exit_status, print_result
 from infraagent.cli.mainjob import MainJob, Say, agents_of
-from infraagent.errors import GitError, KubeError
+from infraagent.cli.mainjob_publish import summary_lines
+from infraagent.errors import KubeError
 from infraagent.operator.scheduler import RequestResult
-from infraagent.operator.summaries import publish_summaries
 from infraagent.ports import RunOutcome, RunRequest
 from infraagent.reconciler.context import ReconcileResult
 from infraagent.redaction import Redactor
@@ -96,7 +96,7 @@ def run_once(job: MainJob, say: Say, *, run_agents: bool = True) -> int:
     if status == 2 or not run_agents:
         return status
     agents = agents_of(job)
-    sync = job.identities.sync(agents)
+    sync = job.identities.sync()
     say(f"Identities: {len(sync.applied)} agents given their ServiceAccount and RBAC")
     tracker = _Tracker(job.launcher, say)
     job.scheduling.launcher = tracker
@@ -153,19 +153,16 @@ def _runs(job: MainJob, tracker: _Tracker) -> list[dict[str, Any]]:
 
 
 def _publish(job: MainJob, say: Say) -> str | bool | None:
-    """The new commit, None when nothing was new, False when committing failed."""
-    if job.publisher is None:
-        return None
+    """The new commit of the first target, None when nothing was new, False on a failure."""
     redactor = Redactor.with_values(job.models.known_secrets)
-    namespaces = [job.plan.namespace]
-    try:
-        result = publish_summaries(
-            job.kube, job.publisher, namespaces, job.clock.now(), redactor=redactor
-        )
-    except (GitError, KubeError) as err:
-        say(f"Run summaries could not be committed: {err}")
+    outcomes = job.publishing.publish(redactor)
+    for line in summary_lines(outcomes):
+        if "not committed" in line:
+            say(line)
+    if any(isinstance(outcome, str) for _, outcome in outcomes):
         return False
-    return result.commit
+    commits = [o.commit for _, o in outcomes if not isinstance(o, str) and o.commit]
+    return commits[0] if commits else None
 
 
 def _show_reconcile(result: ReconcileResult, say: Say) -> None:
@@ -229,7 +226,7 @@ def _show_proposals(runs: Sequence[Mapping[str, Any]], say: Say) -> None:
 
 def _show_summaries(job: MainJob, published: str | bool | None, say: Say) -> None:
     say("")
-    if published is False or job.publisher is None:
+    if published is False or not job.publishing.targets():
         return
     branch = job.plan.runs_branch
     if published is None:

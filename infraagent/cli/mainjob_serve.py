@@ -33,13 +33,13 @@ from infraagent.adapters.kube import KubeClient
 from infraagent.adapters.kube.lease import LeaderElector
 from infraagent.adapters.kube.watch import Watcher
 from infraagent.adapters.webhook import AgentTriggerOutcome, TriggerResult, WebhookServer
-from infraagent.cli.mainjob import MainJob, Say, agents_of
-from infraagent.errors import GitError, InfraAgentError, KubeError
+from infraagent.cli.mainjob import MainJob, Say
+from infraagent.cli.mainjob_publish import summary_lines
+from infraagent.errors import InfraAgentError, KubeError
 from infraagent.models.common import GROUP_VERSION
 from infraagent.operator.jobs import job_alive
 from infraagent.operator.process import Leadership
 from infraagent.operator.scheduler import RequestResult
-from infraagent.operator.summaries import publish_summaries
 from infraagent.redaction import Redactor
 
 log = logging.getLogger("infraagent.operator")
@@ -110,28 +110,15 @@ class Duties:
     def _housekeep(self) -> None:
         while not self._halt.wait(HOUSEKEEPING.total_seconds()):
             try:
-                self.job.identities.sync(agents_of(self.job))
+                self.job.identities.sync()
             except KubeError as err:
                 self.say(f"identities: {err}")
             self._publish()
 
     def _publish(self) -> None:
-        if self.job.publisher is None:
-            return
         redactor = Redactor.with_values(self.job.models.known_secrets)
-        try:
-            result = publish_summaries(
-                self.job.kube,
-                self.job.publisher,
-                [self.job.plan.namespace],
-                self.job.clock.now(),
-                redactor=redactor,
-            )
-        except (GitError, KubeError) as err:
-            self.say(f"run summaries not committed (retried later): {err}")
-            return
-        if result.commit:
-            self.say(f"run summaries: {len(result.published)} committed ({result.commit[:12]})")
+        for line in summary_lines(self.job.publishing.publish(redactor)):
+            self.say(line)
 
 
 def webhook_server(job: MainJob, port: int, host: str = "0.0.0.0") -> WebhookServer:  # noqa: S104

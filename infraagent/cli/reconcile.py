@@ -112,6 +112,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--webhook-port", type=int, help="serve GitHub push and agent webhooks on this port"
     )
+    parser.add_argument("--webhook-host", default="0.0.0.0", help="webhook address (all)")  # noqa: S104
     parser.add_argument("--identity", help="leader-election identity (default: host + random)")
     parser.set_defaults(func=run)
 
@@ -160,7 +161,7 @@ def _main_job(args: argparse.Namespace, settings: Settings, workdir: Path, stack
     if args.apply_only:
         return _serve(job.reconcile)
     if args.webhook_port is not None:
-        hooks = stack.enter_context(webhook_server(job, args.webhook_port))
+        hooks = stack.enter_context(webhook_server(job, args.webhook_port, args.webhook_host))
         say(f"Webhooks: {hooks.url}/hooks/fleet/<ns>/<source> and /hooks/agents/<ns>/<agent>")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

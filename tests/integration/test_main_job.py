@@ -11,11 +11,17 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +34,7 @@ from infraagent.cli.main import main
 from infraagent.models.keys import RUN_NOW_ANNOTATION
 
 from .conftest import REPO, ControlPlane
-from .gitserver import branch_files, git, make_bare_repo
+from .gitserver import branch_files, commit_files, git, make_bare_repo
 
 GV = "core.infraagent.io/v1alpha1"
 AGENTS = sorted(
@@ -227,3 +233,69 @@ def test_one_leader_runs_agents_and_a_killed_leader_is_replaced_without_a_second
     lease = kube.get("coordination.k8s.io/v1", "Lease", "infraagent-operator", namespace)
     assert not lease["spec"].get("holderIdentity"), "the Lease is released on SIGTERM"
     assert "leading: taking over" not in first.output().split("Serving as first")[0]
+
+
+def _post(url: str, body: bytes, signature: str) -> int:
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"X-GitHub-Event": "push", "X-Hub-Signature-256": signature,
+                 "Content-Type": "application/json"},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
+
+
+def test_a_signed_push_reconciles_a_fleetsource_at_once_and_its_runs_reach_its_runs_branch(
+    control_plane: ControlPlane, kube: KubeClient, namespace: str, tmp_path: Path
+) -> None:
+    files = {k: v for k, v in _fleet(namespace).items() if not k.startswith("agents/")}
+    bare = make_bare_repo(tmp_path, "fleet.git", {**files, "agents/pulse.yaml": PULSE})
+    secret = b"push-secret-for-the-test"
+    kube.apply({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "hook", "namespace": namespace},
+                "data": {"token": base64.b64encode(secret).decode()}})  # fmt: skip
+    kube.apply({"apiVersion": GV, "kind": "FleetSource",
+                "metadata": {"name": "fleet", "namespace": namespace},
+                "spec": {"url": bare.as_uri(), "interval": "24h", "runsBranch": "runs",
+                         "webhook": {"secretRef": {"name": "hook"}}}})  # fmt: skip
+    argv = [sys.executable, "-m", "infraagent.cli.main", "reconcile",
+            "--kubeconfig", str(control_plane.kubeconfig), "--namespace", namespace,
+            "--operator-namespace", namespace, "--llm", "scripted", "--identity", "hooked",
+            "--webhook-port", "0", "--webhook-host", "127.0.0.1",
+            "--workdir", str(tmp_path / "cache")]  # fmt: skip
+    replica = _Replica(argv, tmp_path / "hooked.log")
+    try:
+        _wait("the replica leads", replica.leading)
+        _wait("pulse applied and run", lambda: list(_phases(kube, namespace).values()) == [
+            "Succeeded"])  # fmt: skip
+        port = re.search(r"Webhooks: http://127\.0\.0\.1:(\d+)/", replica.output())
+        assert port is not None, replica.output()
+        hook = f"http://127.0.0.1:{port.group(1)}/hooks/fleet/{namespace}/fleet"
+
+        commit_files(bare, {"agents/beacon.yaml": PULSE.replace("pulse", "beacon")})
+        body = b'{"ref": "refs/heads/main"}'
+        assert _post(hook, body, "sha256=" + "0" * 64) == 401
+        time.sleep(2)
+        names = {a["metadata"]["name"] for a in kube.list(GV, "InfraAgent", namespace).items}
+        assert names == {"pulse"}, "a badly signed push reconciles nothing"
+
+        good = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+        sent = time.monotonic()
+        assert _post(hook, body, good) == 202
+        _wait("beacon applied", lambda: any(
+            a["metadata"]["name"] == "beacon"
+            for a in kube.list(GV, "InfraAgent", namespace).items), timeout=20)  # fmt: skip
+        print(f"signed push → agent applied in {time.monotonic() - sent:.2f}s (poll: 24h)")
+    finally:
+        code = replica.stop()
+    assert code == 0, replica.output()[-2000:]
+    summaries = branch_files(bare, "runs")
+    run_names = [r["metadata"]["name"] for r in _runs(kube, namespace)]
+    assert run_names and all(
+        any(path.endswith(f"/{name}.md") for path in summaries) for name in run_names
+    ), (sorted(summaries), run_names)
