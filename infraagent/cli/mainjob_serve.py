@@ -125,7 +125,10 @@ def webhook_server(job: MainJob, port: int, host: str = "0.0.0.0") -> WebhookSer
     """The receiver for FleetSource pushes and agent triggers, wired to the main job."""
 
     def secret_for(kind: str, namespace: str, name: str) -> bytes | None:
-        ref = _fleet_secret(job, namespace, name) if kind == "fleet" else _agent_secret(name)
+        if kind == "fleet":
+            ref = _fleet_secret(job, namespace, name)
+        else:
+            ref = _agent_secret(job, namespace, name)
         if ref is None:
             return None
         secret_name, key = ref
@@ -161,7 +164,15 @@ def _fleet_secret(job: MainJob, namespace: str, name: str) -> tuple[str, str] | 
     return (ref["name"], ref.get("key", WEBHOOK_SECRET_KEY)) if ref.get("name") else None
 
 
-def _agent_secret(name: str) -> tuple[str, str]:
+def _agent_secret(job: MainJob, namespace: str, name: str) -> tuple[str, str] | None:
+    """The agent's webhook Secret, only for an agent that declares a ``webhook`` trigger."""
+    try:
+        agent = job.kube.get(GROUP_VERSION, "InfraAgent", name, namespace)
+    except KubeError:
+        return None
+    triggers = ((agent.get("spec") or {}).get("schedule") or {}).get("triggers") or []
+    if not any(t.get("type") == "webhook" for t in triggers if isinstance(t, dict)):
+        return None
     return agent_webhook_secret(name), WEBHOOK_SECRET_KEY
 
 

@@ -291,6 +291,26 @@ def test_a_signed_push_reconciles_a_fleetsource_at_once_and_its_runs_reach_its_r
             a["metadata"]["name"] == "beacon"
             for a in kube.list(GV, "InfraAgent", namespace).items), timeout=20)  # fmt: skip
         print(f"signed push → agent applied in {time.monotonic() - sent:.2f}s (poll: 24h)")
+
+        agents_hook = f"http://127.0.0.1:{port.group(1)}/hooks/agents/{namespace}"
+        kube.apply({"apiVersion": "v1", "kind": "Secret",
+                    "metadata": {"name": "infraagent-webhook-pulse", "namespace": namespace},
+                    "data": {"token": base64.b64encode(secret).decode()}})  # fmt: skip
+        assert _post(f"{agents_hook}/pulse", body, good) == 404, "pulse has no webhook trigger"
+        triggers = {"spec": {"schedule": {"triggers": [{"type": "webhook"}]}}}
+        kube.patch(GV, "InfraAgent", "pulse", triggers, namespace)
+        assert _post(f"{agents_hook}/pulse", body, "sha256=" + "1" * 64) == 401
+        assert _post(f"{agents_hook}/pulse", body, good) == 202
+
+        def webhook_runs() -> list[dict[str, Any]]:
+            return [r for r in _runs(kube, namespace) if r["spec"]["trigger"] == "webhook"]
+
+        def webhook_phases() -> list[object]:
+            return [(r.get("status") or {}).get("phase") for r in webhook_runs()]
+
+        _wait("the webhook run ends", lambda: webhook_phases() == ["Succeeded"])
+        triggered = webhook_runs()
+        assert [r["spec"]["agentRef"] for r in triggered] == ["pulse"]
     finally:
         code = replica.stop()
     assert code == 0, replica.output()[-2000:]
