@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from infraagent.admission import POLICY_NAME
-from infraagent.install import install_manifests
+from infraagent.install import LEASE_NAME, install_manifests
 from infraagent.models.crd import all_crds
 
 
@@ -70,13 +70,63 @@ def test_cluster_role_never_grants_everything() -> None:
             assert set(rule["verbs"]) <= {"get", "list", "watch"}, rule
 
 
-def test_secrets_are_read_only_in_the_operator_namespace() -> None:
+def _secret_verbs(rules: list[dict[str, Any]]) -> set[str]:
+    return {v for r in rules if r["resources"] == ["secrets"] for v in r["verbs"]}
+
+
+def test_secrets_are_read_by_name_only_where_install_says() -> None:
+    docs = install_manifests(namespace="ops", secret_namespaces=["team-a", "ops", "team-a"])
+    # cluster-wide: the Job runner's per-run key Secret is written, never read
+    assert _secret_verbs(_rules(docs, "ClusterRole")) == {"create", "patch", "delete"}
+    roles = {d["metadata"]["namespace"]: d["rules"] for d in _by_kind(docs, "Role")}
+    assert sorted(roles) == ["ops", "team-a"]  # deduplicated, the operator's own once
+    assert {ns: _secret_verbs(rules) for ns, rules in roles.items()} == {
+        "ops": {"get"},
+        "team-a": {"get"},
+    }
+    bindings = {d["metadata"]["namespace"]: d for d in _by_kind(docs, "RoleBinding")}
+    assert bindings["team-a"]["roleRef"]["name"] == "infraagent-operator"
+    assert bindings["team-a"]["subjects"] == [
+        {"kind": "ServiceAccount", "name": "infraagent-operator", "namespace": "ops"}
+    ]
+    assert len(_by_kind(install_manifests(), "Role")) == 1
+    with pytest.raises(ValueError, match="secret_namespaces"):
+        install_manifests(secret_namespaces=["Team A"])
+
+
+def test_only_the_lease_is_ever_replaced_and_only_by_name() -> None:
     docs = install_manifests()
-    cluster = _rules(docs, "ClusterRole")
-    assert not [r for r in cluster if "secrets" in r["resources"]]
-    assert {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]} in (
-        _rules(docs, "Role")
-    )
+    rules = _rules(docs, "ClusterRole") + _rules(docs, "Role")
+    updates = [r for r in rules if "update" in r["verbs"]]
+    assert updates == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "verbs": ["get", "update"],
+            "resourceNames": [LEASE_NAME],
+        }
+    ]
+
+
+def test_the_operator_reads_no_workloads_and_writes_only_what_it_owns() -> None:
+    rules = _rules(install_manifests(), "ClusterRole")
+    granted = {
+        (group, resource, verb)
+        for r in rules
+        for group in r["apiGroups"]
+        for resource in r["resources"]
+        for verb in r["verbs"]
+    }
+    for never in [("", "pods", "get"), ("apps", "deployments", "get"), ("", "nodes", "list"),
+                  ("", "namespaces", "delete"), ("", "namespaces", "get"),
+                  ("apiextensions.k8s.io", "customresourcedefinitions", "patch"),
+                  ("", "secrets", "list"), ("", "secrets", "get"), ("batch", "jobs", "delete"),
+                  ("", "users", "impersonate"), ("", "groups", "impersonate")]:  # fmt: skip
+        assert never not in granted, never
+    assert ("core.infraagent.io", "fleetsources", "patch") not in granted  # users own them
+    assert ("core.infraagent.io", "fleetsources/status", "patch") in granted
+    assert ("rbac.authorization.k8s.io", "clusterroles", "escalate") in granted
+    assert ("rbac.authorization.k8s.io", "roles", "bind") in granted
 
 
 def test_impersonation_is_limited_to_service_accounts() -> None:
