@@ -36,11 +36,13 @@ from infraagent.adapters.git.local import clone_bare, current_branch
 from infraagent.adapters.kube import KubeClient
 from infraagent.adapters.kube.localplane import LocalControlPlane, build_binaries, find_binaries
 from infraagent.cli.fleet import build_ports, implicit_name
+from infraagent.cli.mainjob_metrics import MeteredLauncher, metered_reconcile
 from infraagent.cli.mainjob_publish import Publishing, Target
 from infraagent.cli.models import ModelSource, RunModels
 from infraagent.cli.run_cluster import GitSkillFetcher, SystemClock, execute_deps
 from infraagent.errors import KubeError, UsageError
 from infraagent.install import install_manifests
+from infraagent.metrics import Metrics
 from infraagent.operator.execute import ExecuteDeps, execute_run
 from infraagent.operator.identities import IdentitySync
 from infraagent.operator.jobs import JobLauncher, RunnerSwitch
@@ -204,10 +206,11 @@ class MainJob:
     reconcile: ReconcileLoop
     identities: IdentitySync
     models: RunModels
-    launcher: RunnerSwitch
+    launcher: MeteredLauncher
     scheduling: SchedulingLoop
     publishing: Publishing
     clock: SystemClock
+    metrics: Metrics
 
     @classmethod
     def build(cls, kube: KubeClient, plan: FleetPlan, options: JobOptions, say: Say) -> MainJob:
@@ -226,7 +229,8 @@ class MainJob:
             lambda request, started: execute_run(request, deps, started), options.concurrency
         )
         jobs = JobLauncher(kube, clock, JobSettings(image=options.image), fetch_git=fetcher)
-        launcher = RunnerSwitch(kube, inprocess, jobs)
+        metrics = Metrics(clock=clock)
+        launcher = MeteredLauncher(RunnerSwitch(kube, inprocess, jobs), metrics, kube, clock)
         scheduler = Scheduler(Limits(max_concurrent=options.concurrency))
         implicit = None
         if plan.runs_url is not None:
@@ -235,7 +239,11 @@ class MainJob:
         return cls(
             kube=kube,
             plan=plan,
-            reconcile=ReconcileLoop(build_ports(kube, options.workdir / "git"), sources),
+            reconcile=ReconcileLoop(
+                build_ports(kube, options.workdir / "git"),
+                sources,
+                reconcile=metered_reconcile(metrics),
+            ),
             identities=IdentitySync(
                 kube,
                 options.operator_namespace,
@@ -248,6 +256,7 @@ class MainJob:
             scheduling=SchedulingLoop(kube, launcher, clock, scheduler=scheduler, report=say),
             publishing=publishing,
             clock=clock,
+            metrics=metrics,
         )
 
 

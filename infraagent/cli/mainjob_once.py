@@ -23,6 +23,7 @@ from typing import Any, Final
 from infraagent.adapters.git.local import branch_files
 from infraagent.cli.fleet import exit_status, print_result
 from infraagent.cli.mainjob import MainJob, Say, agents_of
+from infraagent.cli.mainjob_metrics import record_publishing
 from infraagent.cli.mainjob_publish import summary_lines
 from infraagent.errors import KubeError
 from infraagent.operator.scheduler import RequestResult
@@ -156,6 +157,7 @@ def _publish(job: MainJob, say: Say) -> str | bool | None:
     """The new commit of the first target, None when nothing was new, False on a failure."""
     redactor = Redactor.with_values(job.models.known_secrets)
     outcomes = job.publishing.publish(redactor)
+    record_publishing(job.metrics, outcomes)
     for line in summary_lines(outcomes):
         if "not committed" in line:
             say(line)

@@ -33,7 +33,8 @@ from infraagent.adapters.kube import KubeClient
 from infraagent.adapters.kube.lease import LeaderElector
 from infraagent.adapters.kube.watch import Watcher
 from infraagent.adapters.webhook import AgentTriggerOutcome, TriggerResult, WebhookServer
-from infraagent.cli.mainjob import MainJob, Say
+from infraagent.cli.mainjob import MainJob, Say, agents_of
+from infraagent.cli.mainjob_metrics import record_publishing
 from infraagent.cli.mainjob_publish import summary_lines
 from infraagent.errors import InfraAgentError, KubeError
 from infraagent.models.common import GROUP_VERSION
@@ -110,6 +111,7 @@ class Duties:
     def _housekeep(self) -> None:
         while not self._halt.wait(HOUSEKEEPING.total_seconds()):
             try:
+                self.job.metrics.agents_known(len(agents_of(self.job)))
                 self.job.identities.sync()
             except KubeError as err:
                 self.say(f"identities: {err}")
@@ -117,7 +119,9 @@ class Duties:
 
     def _publish(self) -> None:
         redactor = Redactor.with_values(self.job.models.known_secrets)
-        for line in summary_lines(self.job.publishing.publish(redactor)):
+        outcomes = self.job.publishing.publish(redactor)
+        record_publishing(self.job.metrics, outcomes)
+        for line in summary_lines(outcomes):
             self.say(line)
 
 

@@ -51,7 +51,7 @@ from infraagent.cli.mainjob import (
 from infraagent.cli.mainjob_once import next_steps, run_once
 from infraagent.cli.mainjob_serve import on_signal, serve, webhook_server
 from infraagent.errors import InfraAgentError, UsageError
-from infraagent.install import DEFAULT_IMAGE, DEFAULT_NAMESPACE
+from infraagent.install import DEFAULT_IMAGE, DEFAULT_NAMESPACE, METRICS_PORT
 from infraagent.reconciler.loop import ReconcileLoop
 from infraagent.settings import Settings
 
@@ -112,7 +112,13 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--webhook-port", type=int, help="serve GitHub push and agent webhooks on this port"
     )
-    parser.add_argument("--webhook-host", default="0.0.0.0", help="webhook address (all)")  # noqa: S104
+    everywhere = "0.0.0.0"  # noqa: S104 (in a pod, the Service and probes must reach it)
+    parser.add_argument(
+        "--webhook-host", default=everywhere, help="webhook and metrics address (all)"
+    )
+    parser.add_argument(
+        "--metrics-port", type=int, default=METRICS_PORT, help="Prometheus /metrics (-1: off)"
+    )
     parser.add_argument("--identity", help="leader-election identity (default: host + random)")
     parser.set_defaults(func=run)
 
@@ -163,6 +169,10 @@ def _main_job(args: argparse.Namespace, settings: Settings, workdir: Path, stack
     if args.webhook_port is not None:
         hooks = stack.enter_context(webhook_server(job, args.webhook_port, args.webhook_host))
         say(f"Webhooks: {hooks.url}/hooks/fleet/<ns>/<source> and /hooks/agents/<ns>/<agent>")
+    if args.metrics_port >= 0:
+        metrics = job.metrics.serve(args.webhook_host, args.metrics_port)
+        stack.callback(metrics.stop)
+        say(f"Metrics: {metrics.url}")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         previous = signal.signal(sig, on_signal(stop))

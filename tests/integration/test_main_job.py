@@ -190,7 +190,7 @@ def test_one_leader_runs_agents_and_a_killed_leader_is_replaced_without_a_second
         argv = [sys.executable, "-m", "infraagent.cli.main", "reconcile",
                 "--kubeconfig", str(control_plane.kubeconfig), "--repo", str(bare),
                 "--namespace", namespace, "--operator-namespace", namespace,
-                "--llm", "scripted", "--identity", name,
+                "--llm", "scripted", "--identity", name, "--metrics-port", "-1",
                 "--workdir", str(tmp_path / f"cache-{name}")]  # fmt: skip
         return _Replica(argv, tmp_path / f"{name}.log")
 
@@ -266,7 +266,7 @@ def test_a_signed_push_reconciles_a_fleetsource_at_once_and_its_runs_reach_its_r
     argv = [sys.executable, "-m", "infraagent.cli.main", "reconcile",
             "--kubeconfig", str(control_plane.kubeconfig), "--namespace", namespace,
             "--operator-namespace", namespace, "--llm", "scripted", "--identity", "hooked",
-            "--webhook-port", "0", "--webhook-host", "127.0.0.1",
+            "--webhook-port", "0", "--webhook-host", "127.0.0.1", "--metrics-port", "0",
             "--workdir", str(tmp_path / "cache")]  # fmt: skip
     replica = _Replica(argv, tmp_path / "hooked.log")
     try:
@@ -311,6 +311,13 @@ def test_a_signed_push_reconciles_a_fleetsource_at_once_and_its_runs_reach_its_r
         _wait("the webhook run ends", lambda: webhook_phases() == ["Succeeded"])
         triggered = webhook_runs()
         assert [r["spec"]["agentRef"] for r in triggered] == ["pulse"]
+        metrics_url = re.search(r"Metrics: (http://\S+)", replica.output())
+        assert metrics_url is not None
+        with urllib.request.urlopen(metrics_url.group(1), timeout=10) as answer:
+            exposition = answer.read().decode()
+        finished = f'infraagent_runs_finished_total{{agent="pulse",namespace="{namespace}",'
+        assert f'{finished}phase="Succeeded",trigger="webhook"}} 1.0' in exposition
+        assert 'infraagent_reconciles_total{outcome="applied",' in exposition
     finally:
         code = replica.stop()
     assert code == 0, replica.output()[-2000:]
