@@ -26,10 +26,11 @@ Choices, each the narrowest RBAC can express, and what it cannot:
   or user extras (tool calls run as the agent's ServiceAccount). RBAC cannot limit it to the
   ``infraagent-agent-`` prefix, so any ServiceAccount could be impersonated.
 - **Secrets, read**: ``get`` only (never list or watch), and only in the operator's own
-  namespace (model-tier keys by default) and the ``secret_namespaces`` given at install
-  (namespaces holding FleetSources with a ``secretRef`` or ModelTierConfig keys elsewhere).
-  RBAC cannot follow what FleetSources and tiers name at run time: a Secret in a namespace
-  not given is a 403 (a FleetSource there reports ``SecretUnreadable``).
+  namespace (model-tier keys by default) and the ``secret_namespaces`` given at install:
+  the namespaces of FleetSources with a ``secretRef`` or a webhook, of agents with a
+  webhook trigger, and of ModelTierConfig keys kept elsewhere. RBAC cannot follow what
+  those objects name at run time, so a Secret in a namespace not given is a 403 (a
+  FleetSource there reports ``SecretUnreadable``).
 - **Secrets, written** (Job runner: the per-run key Secret in the agent's namespace, applied
   then deleted): ``create``, ``patch`` and ``delete`` cluster-wide, since agents live in any
   namespace and the names are per run. Caveat RBAC cannot close: a PATCH answers with the
