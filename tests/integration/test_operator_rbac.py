@@ -88,7 +88,7 @@ def test_as_the_operator_a_fleet_is_reconciled_given_identities_run_published_an
         assert w.admin.list("events.k8s.io/v1", "Event", ns).items, "the operator's Event"
 
         identities = IdentitySync(w.op, w.operator_namespace)
-        synced = identities.sync()
+        synced = identities.sync(w.agents())
         assert synced.problems == [] and sorted(synced.applied) == [f"{ns}/{AGENT}", f"{ns}/spare"]
         # a Role granting what the operator itself may not do (patch Deployments): escalate
         role = w.admin.get(RBAC, "Role", f"infraagent-agent:{ns}:{AGENT}", ns)
@@ -113,7 +113,7 @@ def test_as_the_operator_a_fleet_is_reconciled_given_identities_run_published_an
     pruned = w.reconcile()
     assert pruned.outcome == "applied" and pruned.pruned == 1, pruned.message
     assert not w.exists(GROUP_VERSION, "InfraAgent", "spare", ns)
-    assert identities.sync().removed == [f"{ns}/spare"]
+    assert identities.sync(w.agents()).removed == [f"{ns}/spare"]
     assert not w.exists(RBAC, "ClusterRole", f"infraagent-agent:{ns}:spare:read", None)
 
     runs = make_bare_repo(w.workdir / "remote", "runs.git", {"README.md": "runs\n"})
@@ -183,7 +183,8 @@ def test_as_the_operator_the_scheduler_watches_takes_run_now_and_writes_status(
     watcher = Watcher(w.op, GROUP_VERSION, "InfraAgent", timeout_seconds=30, poll_seconds=0.5)
     loop.feed("MODIFIED", _modified_with_run_now(w, watcher))
     loop.tick()
-    assert [(r.agent, r.trigger) for r in launches.requests] == [(AGENT, "manual")]
+    mine = [(r.agent, r.trigger) for r in launches.requests if r.namespace == w.namespace]
+    assert mine == [(AGENT, "manual")]
     keeper = w.admin.get(GROUP_VERSION, "InfraAgent", AGENT, w.namespace)
     assert RUN_NOW_ANNOTATION not in (keeper["metadata"].get("annotations") or {})
     assert keeper["status"]["lastRunName"] == "keeper-manual"

@@ -164,6 +164,10 @@ class World:
         state = self.state if where == self.namespace else SourceState()
         return reconcile_once(source_from_object(source), ports, state)
 
+    def agents(self) -> list[dict[str, Any]]:
+        """The InfraAgents of the test's namespace, listed by the operator."""
+        return self.op.list(GROUP_VERSION, "InfraAgent", self.namespace).items
+
     def exists(self, api_version: str, kind: str, name: str, namespace: str | None) -> bool:
         try:
             self.admin.get(api_version, kind, name, namespace)
