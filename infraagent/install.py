@@ -4,9 +4,9 @@ Pure: builds dicts from the models and the admission policy, applies nothing (th
 ``install`` command does, with server-side apply). Order is fixed: the Namespace, the CRDs,
 the operator's RBAC, the admission policy, then the workload.
 
-**The operator's rights are exactly the API calls its code makes** (each rule in
-``cluster_rules`` / ``namespace_rules`` names its callers; ``tests/integration/
-test_operator_rbac.py`` runs those code paths with the operator's own token). Server-side
+**The operator's rights are exactly the API calls its code makes**: each rule in
+``cluster_rules`` / ``namespace_rules`` names its callers, and the integration test
+``test_operator_rbac.py`` runs those code paths with the operator's own token. Server-side
 apply is a PATCH, and an apply that creates also needs ``create``; nothing uses PUT except
 the Lease, so no rule grants ``update`` elsewhere. No rule has a ``*`` verb or resource.
 
@@ -34,8 +34,11 @@ Choices, each the narrowest RBAC can express, and what it cannot:
 - **Secrets, written** (Job runner: the per-run key Secret in the agent's namespace, applied
   then deleted): ``create``, ``patch`` and ``delete`` cluster-wide, since agents live in any
   namespace and the names are per run. Caveat RBAC cannot close: a PATCH answers with the
-  object, so ``patch`` can read a Secret's data anywhere; only ``create`` + ``delete``
-  (create the Secret once, owned by the Job) would avoid that.
+  object, so even an empty ``patch`` reads a Secret's data anywhere. A POST of an existing
+  Secret is a 409 and a DELETE answers with a Status, so if the Job runner created the
+  Secret once (owned by the Job) instead of applying it, ``create`` + ``delete`` would do.
+- **Deleting roles, bindings, ServiceAccounts, ConfigMaps and definitions**: pruning finds
+  its objects by label, which RBAC cannot express, so ``delete`` is not limited by name.
 - **Admission**: the ValidatingAdmissionPolicy and binding named
   ``infraagent-data-protection`` may be patched and deleted by name only; ``create`` cannot
   be limited by name; reading them (get, list, watch) is harmless.
