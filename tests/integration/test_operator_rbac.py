@@ -36,8 +36,9 @@ from infraagent.models.keys import RUN_NOW_ANNOTATION, skill_configmap_name
 from infraagent.operator.admission import ensure_admission_policy
 from infraagent.operator.execute import execute_run
 from infraagent.operator.identities import IdentitySync
-from infraagent.operator.jobs import JobLauncher
-from infraagent.operator.run_job import JobSettings, key_secret_name
+from infraagent.operator.jobs import JobLauncher, job_alive
+from infraagent.operator.process import remove_stale_run_bindings, take_over
+from infraagent.operator.run_job import JobSettings, cluster_binding_name, key_secret_name
 from infraagent.operator.runs import apply_retention, mark_interrupted
 from infraagent.operator.scheduling import SchedulingLoop
 from infraagent.operator.summaries import SUMMARY_COMMIT_ANNOTATION, publish_summaries
@@ -214,11 +215,20 @@ def test_as_the_operator_a_job_run_is_launched_then_closed_by_a_new_leader(
     key = w.admin.get("v1", "Secret", key_secret_name(run), ns)
     assert key["metadata"]["ownerReferences"][0]["uid"] == job["metadata"]["uid"]
     assert w.exists(RBAC, "RoleBinding", run, ns)
-    assert w.exists(RBAC, "ClusterRoleBinding", f"infraagent-run:{ns}:{run}", None)
+    binding = cluster_binding_name(ns, run)
+    assert w.exists(RBAC, "ClusterRoleBinding", binding, None)
 
+    # a new leader spares the run its live Job executes, and keeps the run's binding
+    spared = take_over(w.op, w.clock.now(), owner_alive=job_alive(w.op))
+    assert run not in spared.interrupted and binding not in spared.bindings
+    status = w.admin.get(GROUP_VERSION, "AgentRun", run, ns).get("status") or {}
+    assert status.get("phase", "Pending") == "Pending"  # the pod writes Running
+    # once nothing executes it: closed, and its cluster-wide binding removed
     assert mark_interrupted(w.op, ns, now=w.clock.now()) == [run]
     record = w.admin.get(GROUP_VERSION, "AgentRun", run, ns)
     assert record["status"]["phase"] == "Interrupted"
+    assert binding in remove_stale_run_bindings(w.op)
+    assert not w.exists(RBAC, "ClusterRoleBinding", binding, None)
 
 
 def test_as_the_operator_the_lease_is_held_and_the_admission_policy_put_back(
