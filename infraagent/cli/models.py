@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Final
 
+from infraagent.cli.run_cluster import ProviderCache
 from infraagent.models.conversation import Completion, CompletionRequest
 from infraagent.models.modeltier import Provider, ProviderAuthSpec, TierMapping
 from infraagent.operator.run_inputs import RunInputs, secret_from_cluster
@@ -63,6 +64,7 @@ class RunModels:
         self._keys = dict(settings.llm_api_keys)
         self._cluster_secret = secret_from_cluster(cluster)
         self._servers: list[ScriptedServer] = []
+        self._providers = ProviderCache()
         self._lock = threading.Lock()
 
     @property
@@ -87,7 +89,7 @@ class RunModels:
     def model_for(self, inputs: RunInputs) -> ModelProvider:
         """The provider of one run."""
         if not self.scripted_for(inputs.tier):
-            return make_provider(config_for_tier(inputs.tier, inputs.default_auth, inputs.secret))
+            return self._providers(config_for_tier(inputs.tier, inputs.default_auth, inputs.secret))
         script = demo_script(inputs.agent, inputs.sheets, inputs.environment)
         server = ScriptedServer(script).start()
         with self._lock:

@@ -23,13 +23,14 @@ import os
 import sys
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 from infraagent.adapters.git import GitFleetRepository
 from infraagent.adapters.kube.client import KubeClient
-from infraagent.adapters.kube.executor import KubeToolExecutor
+from infraagent.adapters.kube.executor import KubeToolExecutor, MapperCache
 from infraagent.admission import agent_username
 from infraagent.errors import KubeError, UsageError
 from infraagent.models.agent import InfraAgent
@@ -43,7 +44,7 @@ from infraagent.operator.run_inputs import RunInputError, RunInputs, SecretReade
 from infraagent.operator.run_job import JobSettings
 from infraagent.operator.run_pool import InProcessLauncher
 from infraagent.ports import Clock, ModelProvider, ToolExecutor
-from infraagent.providers import config_for_tier, make_provider
+from infraagent.providers import ProviderConfig, config_for_tier, make_provider
 from infraagent.settings import Settings
 
 
@@ -99,6 +100,40 @@ def key_from_environment(settings: Settings) -> SecretReader:
     return read
 
 
+class ProviderCache:
+    """Providers reused across runs: one SDK client per distinct configuration.
+
+    A new client per run costs tens of milliseconds of CPU (TLS set-up) and a connection
+    pool of memory; the providers keep no state between calls, and the SDK clients are
+    safe to share between threads. Bounded: the oldest configuration goes first.
+    """
+
+    def __init__(self, size: int = 32) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._providers: OrderedDict[tuple[object, ...], ModelProvider] = OrderedDict()
+
+    def __call__(self, config: ProviderConfig) -> ModelProvider:
+        key = (
+            config.provider,
+            config.model,
+            config.endpoint,
+            config.api_key,
+            tuple(sorted(config.headers.items())),
+            config.timeout_seconds,
+            config.max_retries,
+        )
+        with self._lock:
+            if key in self._providers:
+                self._providers.move_to_end(key)
+                return self._providers[key]
+            provider = make_provider(config)
+            self._providers[key] = provider
+            while len(self._providers) > self._size:
+                self._providers.popitem(last=False)
+            return provider
+
+
 def execute_deps(
     client: KubeClient,
     clock: Clock,
@@ -108,12 +143,16 @@ def execute_deps(
 ) -> ExecuteDeps:
     """Everything ``execute_run`` / ``execute_agent_run`` need, on ``client``."""
 
+    providers = ProviderCache()
+
     def model_for(inputs: RunInputs) -> ModelProvider:
-        return make_provider(config_for_tier(inputs.tier, inputs.default_auth, inputs.secret))
+        return providers(config_for_tier(inputs.tier, inputs.default_auth, inputs.secret))
+
+    mappers = MapperCache(client)  # one discovery for every run, not one per run
 
     def executor_for(agent: InfraAgent) -> ToolExecutor:
         username = agent_username(agent.metadata.namespace or "", agent.metadata.name or "")
-        return KubeToolExecutor(client, username, clock=clock)
+        return KubeToolExecutor(client, username, clock=clock, mappers=mappers)
 
     return ExecuteDeps(
         client, clock, model_for, executor_for, read_secret=read_secret, fetch_git=fetch_git

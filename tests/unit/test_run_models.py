@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
 from infraagent.cli.models import SCRIPTED_KEY, ModelSource, RunModels
+from infraagent.cli.run_cluster import ProviderCache
 from infraagent.errors import KubeNotFound
-from infraagent.models.modeltier import ProviderAuthSpec, TierMapping
+from infraagent.models.modeltier import Provider, ProviderAuthSpec, TierMapping
 from infraagent.operator.run_inputs import RunInputError
+from infraagent.providers import ProviderConfig
 from infraagent.settings import Settings
 
 AUTH = ProviderAuthSpec.model_validate(
@@ -59,3 +62,17 @@ def test_on_a_cluster_the_key_comes_from_the_secret_and_a_missing_one_fails_the_
         models.read_secret(_tier("anthropic"), AUTH)
     assert caught.value.reason == "SecretNotFound"
     assert "infraagent-system/llm-api-key" in caught.value.message
+
+
+def test_runs_with_the_same_configuration_share_one_provider_client() -> None:
+    cache = ProviderCache(size=2)
+    url = "http://127.0.0.1:9"
+    one = ProviderConfig(Provider.ANTHROPIC, "m-1", endpoint=url, api_key="k1")
+    assert cache(one) is cache(dataclasses.replace(one)), "an equal configuration, one client"
+    other_key = dataclasses.replace(one, api_key="k2")
+    assert cache(other_key) is not cache(one), "a rotated key gets its own client"
+    third = ProviderConfig(Provider.OPENAI, "m-2", endpoint=url, api_key="k3")
+    first = cache(one)
+    cache(third)
+    cache(other_key)  # the cache holds two: 'one' is now the oldest and goes
+    assert cache(one) is not first

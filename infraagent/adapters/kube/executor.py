@@ -26,7 +26,9 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 from urllib.parse import quote
@@ -96,6 +98,44 @@ class _Target:
         return path
 
 
+class MapperCache:
+    """One discovery-backed REST mapper, shared by the executors of many runs.
+
+    Full discovery costs a couple of dozen requests, so it is done once and reused for
+    ``ttl`` seconds; a resource the mapper does not know asks for a fresh discovery, at most
+    once every ``min_refresh`` seconds (a run asking for nonsense cannot make every run pay).
+    Thread-safe. Without the server's discovery the built-in table still resolves most.
+    """
+
+    def __init__(
+        self,
+        client: KubeClient,
+        *,
+        ttl: float = 300.0,
+        min_refresh: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client, self._ttl, self._min_refresh = client, ttl, min_refresh
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._mapper: RestMapper | None = None
+        self._built = 0.0
+
+    def get(self, refresh: bool = False) -> RestMapper:
+        """The mapper; rebuilt when stale, or on ``refresh`` if not rebuilt just now."""
+        with self._lock:
+            now = self._monotonic()
+            age = now - self._built
+            stale = self._mapper is None or age >= self._ttl
+            if stale or (refresh and age >= self._min_refresh):
+                mapper = RestMapper.builtin()
+                with contextlib.suppress(KubeError):  # the built-in table still resolves most
+                    mapper = mapper.with_discovery(self._client.discovery())
+                self._mapper, self._built = mapper, now
+            assert self._mapper is not None
+            return self._mapper
+
+
 class KubeToolExecutor:
     """Executes allowed ``kubectl`` calls as ``agent_username`` (impersonation).
 
@@ -103,11 +143,18 @@ class KubeToolExecutor:
     tool result, as another component owns them.
     """
 
-    def __init__(self, client: KubeClient, agent_username: str, *, clock: Clock) -> None:
+    def __init__(
+        self,
+        client: KubeClient,
+        agent_username: str,
+        *,
+        clock: Clock,
+        mappers: MapperCache | None = None,
+    ) -> None:
         self._client = client
         self._username = agent_username
         self._clock = clock
-        self._mapper: RestMapper | None = None
+        self._mappers = mappers or MapperCache(client)
 
     def execute(
         self, tool: str, arguments: Mapping[str, Any], requests: tuple[CanonicalRequest, ...]
@@ -197,12 +244,7 @@ class KubeToolExecutor:
         return None
 
     def _mapper_for(self, refresh: bool) -> RestMapper:
-        if self._mapper is None or refresh:
-            mapper = RestMapper.builtin()
-            with contextlib.suppress(KubeError):  # the built-in table still resolves most
-                mapper = mapper.with_discovery(self._client.discovery())
-            self._mapper = mapper
-        return self._mapper
+        return self._mappers.get(refresh)
 
     def _api_resources(self, request: KubeRequest) -> str:
         rows = sorted(self._mapper_for(False).resources(), key=lambda i: (i.group, i.resource))
