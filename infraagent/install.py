@@ -154,12 +154,14 @@ def cluster_rules() -> list[dict[str, Any]]:
         # identity: agents' ServiceAccounts; tool calls run as them
         _rule(("",), ("serviceaccounts",), _APPLY_PRUNE),
         _rule(("",), ("serviceaccounts",), ("impersonate",)),
-        # Job runner: the per-run key Secret (apply, then delete); never read here
-        _rule(("",), ("secrets",), ("create", "patch", "delete")),
+        # Job runner: the per-run key Secret (created owned by its Job, then deleted); never
+        # read or patched here (an empty patch would return any Secret's data)
+        _rule(("",), ("secrets",), ("create", "delete")),
         # identity: namespace globs of Action Sheets expand over the cluster's namespaces
         _rule(("",), ("namespaces",), ("list",)),
-        # Job runner: create the run's Job, watch it (get); new leader: job_alive
-        _rule(("batch",), ("jobs",), ("get", "create")),
+        # Job runner: create the run's Job suspended, resume it (patch), watch it (get);
+        # new leader: job_alive
+        _rule(("batch",), ("jobs",), ("get", "create", "patch")),
         # identity: agents' roles and bindings; Job runner: per-run access
         _rule((_RBAC,), rbac_kinds, _APPLY_PRUNE),
         _rule((_RBAC,), ("roles", "clusterroles"), ("bind", "escalate")),

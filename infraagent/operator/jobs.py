@@ -200,16 +200,20 @@ class JobLauncher:
             owned.append(key_secret(name, run, namespace, api_key))
         timeout = int(parse_duration(agent.spec.model.timeout).total_seconds())
         try:
-            for obj in owned:
-                self._cluster.apply(obj)
+            # Suspended until what it needs exists, each piece created owned by it: created,
+            # never patched, so the operator needs no right to patch Secrets (a patch would
+            # return any Secret's data).
             job = self._cluster.create(
                 run_job(name, run, namespace, self._settings, timeout_seconds=timeout,
-                        key_variable=variable)
+                        key_variable=variable, suspend=True)
             )  # fmt: skip
             reference = _owner(job)
             for obj in owned:
                 if obj["metadata"].get("namespace") == namespace:
-                    self._cluster.apply(_owned_by(obj, reference))
+                    self._cluster.create(_owned_by(obj, reference))
+                else:  # cluster-scoped (the shared reader role, the run's binding): no owner
+                    self._cluster.apply(obj)
+            self._cluster.patch("batch/v1", "Job", run, {"spec": {"suspend": False}}, namespace)
         except KubeError:
             self._remove_run_objects(run, namespace)
             raise

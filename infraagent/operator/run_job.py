@@ -168,13 +168,19 @@ def run_job(
     *,
     timeout_seconds: int,
     key_variable: str | None,
+    suspend: bool = False,
 ) -> dict[str, Any]:
-    """The Job that executes AgentRun ``namespace/run`` (see the module docstring)."""
+    """The Job that executes AgentRun ``namespace/run`` (see the module docstring).
+
+    ``suspend``: created suspended, so what it needs (its key Secret, its access) can be
+    created owned by it before its pod may start.
+    """
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": _meta(run, namespace, agent, run),
         "spec": {
+            "suspend": suspend,
             "backoffLimit": 0,
             "activeDeadlineSeconds": timeout_seconds + settings.deadline_margin_seconds,
             "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,

@@ -190,6 +190,9 @@ def test_the_job_runs_as_the_agent_without_privileges(fleet: Fleet, policy: None
         run = _launch(fleet, watch)
         job = fleet.admin.get("batch/v1", "Job", run, fleet.namespace)
     spec = job["spec"]
+    # created suspended, resumed once its key Secret and access exist (created owned by it)
+    assert spec["suspend"] is False
+    assert job["metadata"]["generation"] == 2
     assert (spec["backoffLimit"], spec["activeDeadlineSeconds"]) == (0, 300 + 60)
     assert spec["ttlSecondsAfterFinished"] == 3600
     pod = spec["template"]["spec"]

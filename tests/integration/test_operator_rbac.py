@@ -300,6 +300,8 @@ def test_what_the_operator_may_never_do_is_refused(world: Callable[[str], World]
         _forbidden(lambda: w.op.get("v1", "Secret", "db-password", other))
         _forbidden(lambda: w.op.list("v1", "Secret", w.namespace))
         _forbidden(lambda: w.op.list("v1", "Secret"))
+        # an empty patch would answer with the Secret's data: the operator may not patch one
+        _forbidden(lambda: w.op.patch("v1", "Secret", "db-password", {}, other))
         # no Namespace deletes, no CRD writes after install, no workload reads
         _forbidden(lambda: w.op.delete("v1", "Namespace", other))
         crd = next(iter(all_crds().values()))

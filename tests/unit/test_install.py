@@ -76,8 +76,9 @@ def _secret_verbs(rules: list[dict[str, Any]]) -> set[str]:
 
 def test_secrets_are_read_by_name_only_where_install_says() -> None:
     docs = install_manifests(namespace="ops", secret_namespaces=["team-a", "ops", "team-a"])
-    # cluster-wide: the Job runner's per-run key Secret is written, never read
-    assert _secret_verbs(_rules(docs, "ClusterRole")) == {"create", "patch", "delete"}
+    # cluster-wide: the Job runner's per-run key Secret is created and deleted, never read,
+    # and never patched (an empty patch answers with any Secret's data)
+    assert _secret_verbs(_rules(docs, "ClusterRole")) == {"create", "delete"}
     roles = {d["metadata"]["namespace"]: d["rules"] for d in _by_kind(docs, "Role")}
     assert sorted(roles) == ["ops", "team-a"]  # deduplicated, the operator's own once
     assert {ns: _secret_verbs(rules) for ns, rules in roles.items()} == {
