@@ -174,8 +174,8 @@ def wait_established(kube_api: Any, name: str, timeout: float = 30) -> dict[str,
     conditions: dict[str, str] = {}
     while time.monotonic() < deadline:
         raw = api.read_custom_resource_definition(name, _preload_content=False)
-        status = json.loads(raw.data).get("status", {})
-        conditions = {c["type"]: c["status"] for c in status.get("conditions", [])}
+        status = json.loads(raw.data).get("status") or {}  # null right after creation
+        conditions = {c["type"]: c["status"] for c in status.get("conditions") or []}
         if conditions.get("Established") == "True":
             return conditions
         time.sleep(0.2)

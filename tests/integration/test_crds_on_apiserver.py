@@ -367,7 +367,13 @@ def test_short_names_category_and_scopes(
             "api-resources", f"--api-group={GROUP}", "-o", "wide", "--no-headers"
         ).stdout
         scopes = {line.split()[0]: line for line in resources.splitlines() if line.strip()}
-        assert set(scopes) == {"infraagents", "agentenvironments", "modeltierconfigs", "agentruns"}
+        assert set(scopes) == {
+            "infraagents",
+            "agentenvironments",
+            "modeltierconfigs",
+            "agentruns",
+            "fleetsources",
+        }
         for plural, namespaced in (
             ("modeltierconfigs", "false"),
             ("infraagents", "true"),

@@ -56,7 +56,11 @@ class RecordingLauncher:
         done: Callable[[RunRequest, RunOutcome], None],
     ) -> None:
         self.requests.append(request)
-        name = f"{request.agent}-run-{len(self.requests)}"
+        # numbered per agent: the loop also sees agents other tests left in the cluster
+        same = [
+            r for r in self.requests if (r.namespace, r.agent) == (request.namespace, request.agent)
+        ]
+        name = f"{request.agent}-run-{len(same)}"
         started(request, name)
         self.open.append((self.clock.now() + self.run_for, request, name, done))
 
