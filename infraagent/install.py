@@ -217,13 +217,15 @@ def _rbac(namespace: str, secret_namespaces: list[str]) -> list[dict[str, Any]]:
     return docs
 
 
-def _container(image: str) -> dict[str, Any]:
-    # `infraagent operator` is a placeholder: the operator command arrives with a later
-    # change; until then this container exits with a usage error.
+def _container(image: str, namespace: str) -> dict[str, Any]:
+    # The main job, serving: the cluster's FleetSources, agents on their schedules, run
+    # summaries committed back; the Lease in this namespace keeps one leader among replicas.
     return {
         "name": "operator",
         "image": image,
-        "args": ["operator"],
+        "args": ["reconcile", "--in-cluster", "--operator-namespace", namespace],
+        # the root file system is read-only: Git caches and clones live in the /tmp volume
+        "env": [{"name": "INFRAAGENT_CACHE", "value": "/tmp/infraagent"}],  # noqa: S108
         "ports": [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
         "resources": {
             "requests": {"cpu": "100m", "memory": "256Mi"},
@@ -259,7 +261,7 @@ def _deployment(namespace: str, image: str) -> dict[str, Any]:
                 "spec": {
                     "serviceAccountName": OPERATOR_NAME,
                     "securityContext": pod_security,
-                    "containers": [_container(image)],
+                    "containers": [_container(image, namespace)],
                     "volumes": [{"name": "tmp", "emptyDir": {}}],
                 },
             },

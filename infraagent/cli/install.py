@@ -34,6 +34,14 @@ def register(commands: Any) -> None:
         "--namespace", default=DEFAULT_NAMESPACE, help=f"operator namespace ({DEFAULT_NAMESPACE})"
     )
     parser.add_argument("--image", default=DEFAULT_IMAGE, help="operator image")
+    parser.add_argument(
+        "--secret-namespace",
+        action="append",
+        default=[],
+        metavar="NS",
+        help="a namespace whose Secrets the operator may read by name (FleetSource "
+        "credentials, model keys, agent webhook secrets); repeatable",
+    )
     parser.add_argument("--kubeconfig", type=Path, help="kubeconfig file (default: KUBECONFIG)")
     parser.add_argument("--context", help="kubeconfig context (default: the current one)")
     parser.set_defaults(func=run)
@@ -42,7 +50,9 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Export or apply the manifests; the exit status."""
     try:
-        manifests = install_manifests(namespace=args.namespace, image=args.image)
+        manifests = install_manifests(
+            namespace=args.namespace, image=args.image, secret_namespaces=args.secret_namespace
+        )
     except ValueError as err:
         print(f"infraagent install: {err}", file=sys.stderr)
         return 2

@@ -157,7 +157,12 @@ def test_deployment_is_hardened() -> None:
     assert security["readOnlyRootFilesystem"] is True
     assert security["capabilities"] == {"drop": ["ALL"]}
     assert container["resources"]["requests"] and container["resources"]["limits"]
-    assert container["args"] == ["operator"]
+    assert container["args"] == [
+        "reconcile",
+        "--in-cluster",
+        "--operator-namespace",
+        "infraagent-system",
+    ]
     (service,) = _by_kind(install_manifests(), "Service")
     assert service["spec"]["ports"][0]["targetPort"] == "metrics"
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
