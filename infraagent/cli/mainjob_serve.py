@@ -187,6 +187,16 @@ def _b64(value: str) -> bytes | None:
         return None
 
 
+@dataclass(frozen=True)
+class Lease:
+    """Leader election: the Lease's duration, how often the leader renews it, and how often
+    the leader's duties re-check the admission policy."""
+
+    duration: timedelta = timedelta(seconds=15)
+    renew_every: timedelta = timedelta(seconds=5)
+    resync_every: timedelta = timedelta(seconds=30)
+
+
 def serve(  # noqa: PLR0917 (the composition root passes what it built)
     job: MainJob,
     kube_for_lease: KubeClient,
@@ -194,25 +204,22 @@ def serve(  # noqa: PLR0917 (the composition root passes what it built)
     identity: str,
     stop: threading.Event,
     say: Say,
-    *,
-    lease_duration: timedelta = timedelta(seconds=15),
-    renew_every: timedelta = timedelta(seconds=5),
+    lease: Lease | None = None,
 ) -> int:
     """Compete for the Lease and lead until ``stop``; the exit status."""
+    lease = lease or Lease()
+    if lease.resync_every <= timedelta(0) or lease.renew_every <= timedelta(0):
+        raise ValueError("--resync-every and --renew-every must be positive")
     leadership = Leadership(
-        job.kube,
-        job.clock,
-        timedelta(seconds=30),
-        say,
-        owner_alive=job_alive(job.kube),
+        job.kube, job.clock, lease.resync_every, say, owner_alive=job_alive(job.kube)
     )
     duties = Duties(job, leadership, say)
     elector = LeaderElector(
         kube_for_lease.api_client,
         namespace,
         identity=identity,
-        lease_duration=lease_duration,
-        renew_every=renew_every,
+        lease_duration=lease.duration,
+        renew_every=lease.renew_every,
     )
     try:
         elector.run(duties.started, duties.stopped, stop, release_on_stop=False)

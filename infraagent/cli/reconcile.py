@@ -29,6 +29,8 @@ import tempfile
 import threading
 import uuid
 from contextlib import ExitStack
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +51,7 @@ from infraagent.cli.mainjob import (
     prepare_fleet,
 )
 from infraagent.cli.mainjob_once import next_steps, run_once
-from infraagent.cli.mainjob_serve import on_signal, serve, webhook_server
+from infraagent.cli.mainjob_serve import Lease, on_signal, serve, webhook_server
 from infraagent.errors import InfraAgentError, UsageError
 from infraagent.install import DEFAULT_IMAGE, DEFAULT_NAMESPACE, METRICS_PORT
 from infraagent.reconciler.loop import ReconcileLoop
@@ -119,8 +121,18 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--metrics-port", type=int, default=METRICS_PORT, help="Prometheus /metrics (-1: off)"
     )
+    add_lease_arguments(parser)
     parser.add_argument("--identity", help="leader-election identity (default: host + random)")
     parser.set_defaults(func=run)
+
+
+def add_lease_arguments(parser: argparse.ArgumentParser) -> None:
+    """The leader-election knobs of a serving replica."""
+    parser.add_argument("--lease-duration", type=int, default=15, help="seconds (15)")
+    parser.add_argument("--renew-every", type=float, default=5.0, help="seconds (5)")
+    parser.add_argument(
+        "--resync-every", type=float, default=30.0, help="seconds between policy checks (30)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -170,16 +182,32 @@ def _main_job(args: argparse.Namespace, settings: Settings, workdir: Path, stack
         hooks = stack.enter_context(webhook_server(job, args.webhook_port, args.webhook_host))
         say(f"Webhooks: {hooks.url}/hooks/fleet/<ns>/<source> and /hooks/agents/<ns>/<agent>")
     if args.metrics_port >= 0:
-        metrics = job.metrics.serve(args.webhook_host, args.metrics_port)
-        stack.callback(metrics.stop)
-        say(f"Metrics: {metrics.url}")
+        try:
+            metrics = job.metrics.serve(args.webhook_host, args.metrics_port)
+        except OSError as err:  # a busy port must not stop the operator
+            say(f"Metrics not served on port {args.metrics_port}: {err}")
+        else:
+            stack.callback(metrics.stop)
+            say(f"Metrics: {metrics.url}")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         previous = signal.signal(sig, on_signal(stop))
         stack.callback(signal.signal, sig, previous)
     identity = args.identity or f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
     say(f"Serving as {identity}; SIGTERM or Ctrl-C stops cleanly")
-    return serve(job, link.second(stack), args.operator_namespace, identity, stop, say)
+    lease = Lease(
+        timedelta(seconds=args.lease_duration),
+        timedelta(seconds=args.renew_every),
+        timedelta(seconds=args.resync_every),
+    )
+    replica_say = partial(_prefixed, f"{identity}: ")
+    return serve(
+        job, link.second(stack), args.operator_namespace, identity, stop, replica_say, lease
+    )
+
+
+def _prefixed(prefix: str, line: str) -> None:
+    say(prefix + line)
 
 
 def say(line: str) -> None:
