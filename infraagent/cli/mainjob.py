@@ -24,6 +24,7 @@ Progress goes through ``say`` (one line per step); nothing here prints a secret.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -179,7 +180,8 @@ def prepare_fleet(args: argparse.Namespace, workdir: Path, say: Say) -> FleetPla
         clone_bare(folder, clone)
         url = clone.resolve().as_uri()
         branch = branch or current_branch(folder) or "HEAD"
-        say(f"Fleet: this folder's committed state (branch {branch}), cloned to {clone}")
+        say(f"Fleet: this folder's last commit on {branch} (uncommitted edits are not used)")
+        say(f"  cloned to {clone}; run summaries go to its {args.runs_branch} branch")
     else:
         folder = Path(repo)
         local = "://" not in repo and folder.exists()
@@ -283,14 +285,7 @@ def _deps(
     kube: KubeClient, clock: SystemClock, models: RunModels, fetcher: GitSkillFetcher
 ) -> ExecuteDeps:
     base = execute_deps(kube, clock, read_secret=models.read_secret, fetch_git=fetcher)
-    return ExecuteDeps(
-        base.cluster,
-        base.clock,
-        models.model_for,
-        base.executor_for,
-        read_secret=base.read_secret,
-        fetch_git=base.fetch_git,
-    )
+    return dataclasses.replace(base, model_for=models.model_for)
 
 
 def agents_of(job: MainJob) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from infraagent.cli.mainjob import MainJob, Say, agents_of
 from infraagent.cli.mainjob_metrics import record_publishing
 from infraagent.cli.mainjob_publish import summary_lines
 from infraagent.errors import KubeError
+from infraagent.models.common import parse_duration
 from infraagent.operator.scheduler import RequestResult
 from infraagent.ports import RunOutcome, RunRequest
 from infraagent.reconciler.context import ReconcileResult
@@ -132,9 +133,12 @@ def _request_all(job: MainJob, agents: Sequence[Mapping[str, Any]], say: Say) ->
 
 
 def _timeout(agent: Mapping[str, Any]) -> float:
-    raw = str(((agent.get("spec") or {}).get("model") or {}).get("timeout", "300s"))
-    digits = "".join(c for c in raw if c.isdigit())
-    return float(digits or 300) * (60 if raw.endswith("m") else 1)
+    """The agent's run timeout in seconds (its model's ``timeout``, 300 s by default)."""
+    raw = ((agent.get("spec") or {}).get("model") or {}).get("timeout", "300s")
+    try:
+        return parse_duration(str(raw)).total_seconds()
+    except ValueError:
+        return 300.0
 
 
 def _model_line(job: MainJob) -> str:
