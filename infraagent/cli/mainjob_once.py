@@ -27,6 +27,7 @@ from infraagent.cli.mainjob_metrics import record_publishing
 from infraagent.cli.mainjob_publish import summary_lines
 from infraagent.errors import KubeError
 from infraagent.models.common import parse_duration
+from infraagent.operator.process import stand_down
 from infraagent.operator.scheduler import RequestResult
 from infraagent.ports import RunOutcome, RunRequest
 from infraagent.reconciler.context import ReconcileResult
@@ -34,6 +35,7 @@ from infraagent.redaction import Redactor
 
 _OK_PHASES: Final = frozenset({"Succeeded", "Escalated"})
 _MANUAL: Final = "manual"
+_DRAIN_SECONDS: Final = 10.0
 
 
 @dataclass
@@ -72,13 +74,15 @@ class _Tracker:
 
         self.inner.launch(request, on_started, on_done)
 
-    def wait_all(self, expected: int, tick: Callable[[], object], timeout: float) -> bool:
-        """Tick until ``expected`` runs have ended (or ``timeout`` seconds passed)."""
+    def wait_all(
+        self, expected: set[tuple[str, str]], tick: Callable[[], object], timeout: float
+    ) -> bool:
+        """Tick until the runs of every ``expected`` agent have ended (or ``timeout`` passed)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             tick()
             with self._lock:
-                if len(self.outcomes) >= expected:
+                if expected <= set(self.outcomes):
                     return True
             self._changed.wait(0.5)
             self._changed.clear()
@@ -102,12 +106,14 @@ def run_once(job: MainJob, say: Say, *, run_agents: bool = True) -> int:
     say(f"Identities: {len(sync.applied)} agents given their ServiceAccount and RBAC")
     tracker = _Tracker(job.launcher, say)
     job.scheduling.launcher = tracker
+    job.scheduling.requests_only = True  # each agent once, whatever its schedule says
     accepted = _request_all(job, agents, say)
     if accepted:
-        say(f"Running {accepted} agents once ({_model_line(job)}) ...")
+        say(f"Running {len(accepted)} agents once ({_model_line(job)}) ...")
         timeout = max(_timeout(a) for a in agents) + 120.0
         if not tracker.wait_all(accepted, job.scheduling.tick, timeout):
-            say("Some runs did not end in time; they are recorded as they stand")
+            say("Some runs did not end in time: they are recorded as Interrupted")
+    _close(job)
     job.scheduling.write_statuses()
     runs = _runs(job, tracker)
     published = _publish(job, say)
@@ -118,18 +124,28 @@ def run_once(job: MainJob, say: Say, *, run_agents: bool = True) -> int:
     return max(status, 1 if failed or published is False else 0)
 
 
-def _request_all(job: MainJob, agents: Sequence[Mapping[str, Any]], say: Say) -> int:
+def _request_all(
+    job: MainJob, agents: Sequence[Mapping[str, Any]], say: Say
+) -> set[tuple[str, str]]:
+    """Ask for one manual run of each agent; the agents whose request was accepted."""
     job.scheduling.resync()
-    accepted = 0
+    accepted = set()
     for agent in agents:
         meta = agent.get("metadata") or {}
         namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
         result = job.scheduling.request_run(namespace, name, _MANUAL)
         if result is RequestResult.ACCEPTED:
-            accepted += 1
+            accepted.add((namespace, name))
         else:
             say(f"  {name:<24} not run: {result.value}")
     return accepted
+
+
+def _close(job: MainJob) -> None:
+    """Nothing outlives the pass: runs still open after a short drain are Interrupted."""
+    still_open = job.launcher.drain(_DRAIN_SECONDS)
+    if still_open:
+        stand_down(job.kube, sorted(still_open), job.clock.now())
 
 
 def _timeout(agent: Mapping[str, Any]) -> float:

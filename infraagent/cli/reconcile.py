@@ -145,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{_PROG}: --concurrency must be at least 1", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per model request
+    for chatty in ("httpx", "anthropic", "openai"):  # one line per model request otherwise
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         with ExitStack() as stack:
             scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="infraagent-")))

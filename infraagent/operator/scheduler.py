@@ -168,15 +168,19 @@ class Scheduler:
         agent.pending = RunRequest(key[0], key[1], trigger, requested_time=now)
         return RequestResult.ACCEPTED
 
-    def due(self, now: datetime) -> list[RunRequest]:
-        """The runs to start now, oldest planned or requested first; each counts as started."""
+    def due(self, now: datetime, *, requests_only: bool = False) -> list[RunRequest]:
+        """The runs to start now, oldest planned or requested first; each counts as started.
+
+        ``requests_only``: only manual and webhook requests start (a one-pass job runs each
+        agent exactly once, whatever its schedule says).
+        """
         waiting: list[tuple[datetime, AgentKey, _Agent]] = []
         for agent in self._agents.values():
             if agent.key in self._in_flight or agent.paused or agent.problem is not None:
                 continue
             if agent.pending is not None:
                 waiting.append((agent.pending.requested_time, agent.key, agent))
-            elif agent.planned is not None and agent.planned <= now:
+            elif not requests_only and agent.planned is not None and agent.planned <= now:
                 waiting.append((agent.planned, agent.key, agent))
         waiting.sort(key=lambda item: (item[0], item[1]))
         started: list[RunRequest] = []

@@ -2,9 +2,9 @@
 
 ``SchedulingLoop`` is what the leader runs, through ports only:
 
-- It keeps the scheduler fed: ``resync`` lists InfraAgents in every namespace (at the first
-  tick and every ``resync_every``), and ``feed`` takes watch events (the composition root
-  passes those of ``adapters.kube.watch``; this module imports no adapter).
+- It keeps the scheduler fed: ``resync`` lists InfraAgents (in ``namespace``, or in every
+  one) at the first tick and every ``resync_every``, and ``feed`` takes watch events (the
+  composition root passes those of ``adapters.kube.watch``; this module imports no adapter).
 - It takes the run-now annotation (``RUN_NOW_ANNOTATION``, any value) once per object
   version: a manual request, then a metadata merge patch that removes the annotation. The
   result is reported either way (a paused or rate-limited agent does not keep the
@@ -73,8 +73,11 @@ class SchedulingLoop:
         resync_every: timedelta = timedelta(minutes=5),
         tick_every: timedelta = timedelta(seconds=10),
         report: Callable[[str], None] = lambda _line: None,
+        namespace: str | None = None,
     ) -> None:
         self.cluster, self.launcher, self.clock = cluster, launcher, clock
+        self.namespace = namespace  # None: agents of every namespace
+        self.requests_only = False  # True: start requested runs only, never scheduled ones
         self.scheduler = scheduler or Scheduler()
         self.accepting, self.report = accepting, report
         self.resync_every, self.tick_every = resync_every, tick_every
@@ -90,7 +93,7 @@ class SchedulingLoop:
 
     def resync(self) -> None:
         """List every InfraAgent; add or update each, forget the ones that are gone."""
-        listing = self.cluster.list(API_VERSION, KIND)
+        listing = self.cluster.list(API_VERSION, KIND, self.namespace)
         now = self.clock.now()
         self._last_resync = now
         seen = {self._take(item, now) for item in listing.items}
@@ -100,7 +103,10 @@ class SchedulingLoop:
                     self._forget(key)
 
     def feed(self, event_type: str, obj: Mapping[str, Any]) -> None:
-        """One watch event: ``ADDED``/``MODIFIED`` update, ``DELETED`` forgets; others ignored."""
+        """One watch event: ``ADDED``/``MODIFIED`` update, ``DELETED`` forgets; others ignored
+        (and so are agents outside ``namespace``, when one is set)."""
+        if self.namespace is not None and _key(obj)[0] != self.namespace:
+            return
         if event_type in ("ADDED", "MODIFIED"):
             self._take(obj, self.clock.now())
         elif event_type == "DELETED":
@@ -128,7 +134,11 @@ class SchedulingLoop:
         if self._last_resync is None or now - self._last_resync >= self.resync_every:
             self._try("listing agents", self.resync)
         with self._lock:
-            requests = self.scheduler.due(self.clock.now()) if self.accepting() else []
+            requests = (
+                self.scheduler.due(self.clock.now(), requests_only=self.requests_only)
+                if self.accepting()
+                else []
+            )
         for request in requests:
             self.launcher.launch(request, self._started, self._done)
         self.write_statuses()

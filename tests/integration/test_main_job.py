@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
@@ -31,6 +32,7 @@ import yaml
 
 from infraagent.adapters.kube import KubeClient
 from infraagent.cli.main import main
+from infraagent.errors import KubeNotFound
 from infraagent.models.keys import RUN_NOW_ANNOTATION
 
 from .conftest import REPO, ControlPlane
@@ -47,6 +49,15 @@ AGENTS = sorted(
 def kube(control_plane: ControlPlane, crds: list[str]) -> Iterator[KubeClient]:
     with KubeClient.from_kubeconfig(control_plane.kubeconfig) as client:
         yield client
+
+
+@pytest.fixture(autouse=True)
+def _own_tiers(kube: KubeClient, namespace: str) -> Iterator[None]:
+    """Each test's ModelTierConfig is cluster-scoped: removed afterwards, so runs of later
+    tests (which take the first config that maps their tier) never resolve to it."""
+    yield
+    with contextlib.suppress(KubeNotFound):
+        kube.delete(GV, "ModelTierConfig", f"t-{namespace}")
 
 
 def _fleet(namespace: str) -> dict[str, str]:

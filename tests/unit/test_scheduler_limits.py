@@ -219,3 +219,13 @@ def test_a_refused_caller_learns_when_the_window_frees_up() -> None:
         sim.run_until(sim.now + timedelta(seconds=10))
     assert scheduler.retry_after(key, T0 + timedelta(minutes=30)) == timedelta(minutes=30)
     assert scheduler.retry_after(key, T0 + timedelta(minutes=60)) is None
+
+
+def test_a_requests_only_pass_starts_requested_runs_and_no_scheduled_one() -> None:
+    scheduler = Scheduler()
+    scheduler.upsert(agent("due", cron=None, interval="1m"), T0)  # due at once
+    scheduler.upsert(agent("asked", cron=None, interval="1m"), T0)
+    assert scheduler.request(("team", "asked"), "manual", T0) is RequestResult.ACCEPTED
+    started = scheduler.due(T0 + timedelta(minutes=5), requests_only=True)
+    assert [(r.agent, r.trigger) for r in started] == [("asked", "manual")]
+    assert [r.agent for r in scheduler.due(T0 + timedelta(minutes=5))] == ["due"]
