@@ -144,9 +144,9 @@ def run(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         print(f"{_PROG}: --concurrency must be at least 1", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    for chatty in ("httpx", "anthropic", "openai"):  # one line per model request otherwise
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    # our own lines at INFO; libraries (the SDKs log every HTTP request) only when they warn
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("infraagent").setLevel(logging.INFO)
     try:
         with ExitStack() as stack:
             scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="infraagent-")))

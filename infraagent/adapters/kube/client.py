@@ -39,6 +39,7 @@ from infraagent.adapters.kube.errors import kube_error, unreachable
 from infraagent.errors import KubeError, KubeNotFound
 from infraagent.guardrails.resources import ResourceInfo
 
+POOL_SIZE: Final = 32
 FIELD_MANAGER: Final = "infraagent"
 APPLY_PATCH: Final = "application/apply-patch+yaml"
 MERGE_PATCH: Final = "application/merge-patch+json"
@@ -86,14 +87,17 @@ class KubeClient:
 
         ``path`` None means the SDK's default location (``~/.kube/config``).
         """
+        configuration = _sdk_client.Configuration()
         try:
-            api = _sdk_config.new_client_from_config(
-                config_file=str(path) if path is not None else None, context=context
+            _sdk_config.load_kube_config(
+                config_file=str(path) if path is not None else None,
+                context=context,
+                client_configuration=configuration,
             )
         except (ConfigException, OSError, ValueError) as err:
             where = "the default kubeconfig" if path is None else f"kubeconfig {path.name}"
             raise KubeError(f"cannot load {where}: {type(err).__name__}") from err
-        return cls(api)
+        return cls(_sdk_client.ApiClient(configuration=_pooled(configuration)))
 
     @classmethod
     def in_cluster(cls) -> KubeClient:
@@ -103,7 +107,7 @@ class KubeClient:
             _sdk_config.load_incluster_config(client_configuration=configuration)
         except ConfigException as err:
             raise KubeError("not running in a cluster (no ServiceAccount token)") from err
-        return cls(_sdk_client.ApiClient(configuration=configuration))
+        return cls(_sdk_client.ApiClient(configuration=_pooled(configuration)))
 
     @property
     def api_client(self) -> Any:
@@ -383,6 +387,13 @@ def send(
         return RawAnswer(response.status, str(response.reason or ""), data)
     failed = ApiException(http_resp=response)
     return RawAnswer(response.status, str(response.reason or ""), data, failed)
+
+
+def _pooled(configuration: Any) -> Any:
+    """``configuration`` with a connection pool sized for the operator's threads (runs, the
+    scheduler, the reconciler, watches), instead of the SDK's 10, which discards connections."""
+    configuration.connection_pool_maxsize = POOL_SIZE
+    return configuration
 
 
 def _decode(raw: bytes | None, action: str) -> Any:
