@@ -44,6 +44,7 @@ from infraagent.cli.run_cluster import GitSkillFetcher, SystemClock, execute_dep
 from infraagent.errors import KubeError, UsageError
 from infraagent.install import install_manifests
 from infraagent.metrics import Metrics
+from infraagent.models.agent import InfraAgent
 from infraagent.operator.execute import ExecuteDeps, execute_run
 from infraagent.operator.identities import IdentitySync
 from infraagent.operator.jobs import JobLauncher, RunnerSwitch
@@ -51,6 +52,7 @@ from infraagent.operator.run_job import JobSettings
 from infraagent.operator.run_pool import InProcessLauncher
 from infraagent.operator.scheduler import Limits, Scheduler
 from infraagent.operator.scheduling import SchedulingLoop
+from infraagent.ports import ToolExecutor
 from infraagent.reconciler.context import SourceObject
 from infraagent.reconciler.loop import ReconcileLoop, cluster_sources
 from infraagent.reconciler.reconcile import implicit_source
@@ -226,7 +228,14 @@ class MainJob:
             else cluster_sources(kube, clock, plan.watch_namespace)
         )
         models = RunModels(options.models, options.settings, kube)
-        deps = _deps(kube, clock, models, fetcher)
+        identities = IdentitySync(
+            kube,
+            options.operator_namespace,
+            fetch_git=fetcher,
+            report=say,
+            namespace=plan.namespace if plan.source is not None else None,
+        )
+        deps = _deps(kube, clock, models, fetcher, identities)
         inprocess = InProcessLauncher(
             lambda request, started: execute_run(request, deps, started), options.concurrency
         )
@@ -246,13 +255,7 @@ class MainJob:
                 sources,
                 reconcile=metered_reconcile(metrics),
             ),
-            identities=IdentitySync(
-                kube,
-                options.operator_namespace,
-                fetch_git=fetcher,
-                report=say,
-                namespace=plan.namespace if plan.source is not None else None,
-            ),
+            identities=identities,
             models=models,
             launcher=launcher,
             scheduling=SchedulingLoop(
@@ -289,10 +292,20 @@ def model_source(choice: str, named_cluster: bool) -> ModelSource:
 
 
 def _deps(
-    kube: KubeClient, clock: SystemClock, models: RunModels, fetcher: GitSkillFetcher
+    kube: KubeClient,
+    clock: SystemClock,
+    models: RunModels,
+    fetcher: GitSkillFetcher,
+    identities: IdentitySync,
 ) -> ExecuteDeps:
+    """Run execution with the run models, and each agent's identity made current first."""
     base = execute_deps(kube, clock, read_secret=models.read_secret, fetch_git=fetcher)
-    return dataclasses.replace(base, model_for=models.model_for)
+
+    def executor_for(agent: InfraAgent) -> ToolExecutor:
+        identities.ensure(agent)  # a problem is reported; the run's calls then get 403s
+        return base.executor_for(agent)
+
+    return dataclasses.replace(base, model_for=models.model_for, executor_for=executor_for)
 
 
 def agents_of(job: MainJob) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ agents, and deciding what rights a sheet means (``infraagent.identity``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -84,6 +85,16 @@ class IdentitySync:
     _seen: dict[AgentKey, _Applied] = field(default_factory=dict)
     _problems: dict[AgentKey, str] = field(default_factory=dict)
     _swept: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def ensure(self, agent: InfraAgent) -> SyncResult:
+        """Give one agent its identity now, if it has none or an outdated one: called before
+        each of its runs, so a run never starts ahead of the periodic sync."""
+        raw = agent.model_dump(mode="json", exclude_none=True)
+        with self._lock:
+            result = SyncResult()
+            self._one(raw, _key(raw), self._namespaces(), result)
+            return result
 
     def sync(self, agents: Sequence[Mapping[str, Any]] | None = None) -> SyncResult:
         """One pass over ``agents`` (default: every InfraAgent in scope, listed here), which
@@ -94,6 +105,10 @@ class IdentitySync:
 
         A failed list of the agents or the namespaces raises ``KubeError``, nothing done.
         """
+        with self._lock:
+            return self._sync(agents)
+
+    def _sync(self, agents: Sequence[Mapping[str, Any]] | None) -> SyncResult:
         sweep = agents is None and not self._swept
         if agents is None:
             agents = self.cluster.list(GROUP_VERSION, "InfraAgent", self.namespace).items

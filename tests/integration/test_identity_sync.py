@@ -29,6 +29,7 @@ import yaml
 from infraagent.adapters.kube import KubeClient
 from infraagent.admission import agent_username
 from infraagent.errors import KubeError, KubeForbidden
+from infraagent.models.agent import InfraAgent
 from infraagent.models.common import GROUP_VERSION
 from infraagent.models.keys import SKILL_MD_KEY, SKILL_SHEET_KEY, skill_configmap_name
 from infraagent.operator.identities import IdentitySync, SyncResult
@@ -451,3 +452,24 @@ def _namespace(shop: Shop, name: str) -> None:
 
 def _deploy(shop: Shop, namespace: str) -> None:
     shop.admin.apply(_deployment("web", namespace))
+
+
+def test_ensure_gives_one_agent_its_identity_before_a_run_and_then_costs_no_write(
+    shop: Shop,
+) -> None:
+    ns = shop.namespace
+    identities = shop.identities()
+    raw = shop.admin.get("core.infraagent.io/v1alpha1", "InfraAgent", "restarter", ns)
+    agent = InfraAgent.model_validate(raw)
+    with shop.as_agent("restarter") as as_agent:
+        assert not _works(_restart(as_agent, ns))  # before: no identity at all
+
+    shop.cluster.reset()
+    assert identities.ensure(agent).applied == [shop.qualified("restarter")]
+    with shop.as_agent("restarter") as as_agent:
+        _allowed(_restart(as_agent, ns), "the restart its sheet permits, right away")
+    assert shop.live("watcher") == {}, "only the agent about to run"
+
+    shop.cluster.reset()
+    assert identities.ensure(agent) == SyncResult()
+    assert shop.cluster.writes == [], "an identity already current is not written again"
