@@ -151,6 +151,7 @@ def harness(control_plane: ControlPlane, crds: list[str], namespace: str) -> Ite
             scheduler=Scheduler(Limits(per_agent_hourly=100)),
             wait=stepper.wait,
             report=reports.append,
+            namespace=namespace,  # agents other tests left elsewhere would share the limits
         )
         yield Harness(kube, control_plane, namespace, clock, launcher, loop, stepper, reports)
 
@@ -198,7 +199,9 @@ def test_status_is_written_only_when_it_changes(harness: Harness) -> None:
     assert harness.loop.tick() == []
     assert harness.get("minutely")["metadata"]["resourceVersion"] == version
     # a new loop (another leader) reads the same status and writes nothing either
-    fresh = SchedulingLoop(harness.kube, harness.launcher, harness.clock)
+    fresh = SchedulingLoop(
+        harness.kube, harness.launcher, harness.clock, namespace=harness.namespace
+    )
     fresh.tick()
     assert harness.get("minutely")["metadata"]["resourceVersion"] == version
 
