@@ -211,9 +211,14 @@ def _prefixed(prefix: str, line: str) -> None:
     say(prefix + line)
 
 
+_SAY_LOCK = threading.Lock()
+
+
 def say(line: str) -> None:
-    """One line of progress on stdout, at once."""
-    print(line, flush=True)
+    """One line of progress on stdout, at once, whole (runs report from their own threads)."""
+    with _SAY_LOCK:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 
 def _default_workdir(settings: Settings, scratch: Path) -> Path:
