@@ -14,7 +14,6 @@ import logging
 import re
 import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from infraagent.adapters.git.auth import GitCredentials
 from infraagent.adapters.git.fleet import GitFleetRepository
 from infraagent.adapters.kube import KubeClient
 from infraagent.adapters.kube.events import record_event
+from infraagent.cli.common import SystemClock
 from infraagent.errors import KubeError
 from infraagent.loading.snapshot import FleetSnapshotLoader
 from infraagent.reconciler.context import (
@@ -36,11 +36,6 @@ from infraagent.reconciler.context import (
 from infraagent.reconciler.report import status_json
 
 log = logging.getLogger("infraagent.reconciler")
-
-
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def repository_factory(workdir: Path) -> Any:
@@ -66,7 +61,7 @@ def secret_keys(data: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in data.items() if k in wanted}
 
 
-def event_sink(kube: KubeClient, clock: _SystemClock) -> EventSink:
+def event_sink(kube: KubeClient, clock: SystemClock) -> EventSink:
     """Events on the cluster for persisted FleetSources; printed for the implicit one."""
 
     def sink(involved: Mapping[str, Any], reason: str, message: str, kind: EventType) -> None:
@@ -83,7 +78,7 @@ def event_sink(kube: KubeClient, clock: _SystemClock) -> EventSink:
 
 def build_ports(kube: KubeClient, workdir: Path) -> ReconcilerPorts:
     """The reconciler's ports over a Kubernetes client and a Git cache folder."""
-    clock = _SystemClock()
+    clock = SystemClock()
     return ReconcilerPorts(
         cluster=kube,
         loader=FleetSnapshotLoader(),

@@ -36,11 +36,12 @@ import infraagent
 from infraagent.adapters.git.local import clone_bare, current_branch
 from infraagent.adapters.kube import KubeClient
 from infraagent.adapters.kube.localplane import LocalControlPlane, build_binaries, find_binaries
+from infraagent.cli.common import SystemClock
 from infraagent.cli.fleet import build_ports, implicit_name
 from infraagent.cli.mainjob_metrics import MeteredLauncher, metered_reconcile
 from infraagent.cli.mainjob_publish import Publishing, Target
 from infraagent.cli.models import ModelSource, RunModels
-from infraagent.cli.run_cluster import GitSkillFetcher, SystemClock, execute_deps
+from infraagent.cli.run_cluster import GitSkillFetcher, execute_deps
 from infraagent.errors import KubeError, UsageError
 from infraagent.install import install_manifests
 from infraagent.metrics import Metrics

@@ -46,7 +46,6 @@ class _Tracker:
     say: Say
     names: dict[tuple[str, str], str] = field(default_factory=dict)
     outcomes: dict[tuple[str, str], RunOutcome] = field(default_factory=dict)
-    launched: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _changed: threading.Event = field(default_factory=threading.Event)
 
@@ -57,8 +56,6 @@ class _Tracker:
         done: Callable[[RunRequest, RunOutcome], None],
     ) -> None:
         key = (request.namespace, request.agent)
-        with self._lock:
-            self.launched += 1
 
         def on_started(req: RunRequest, name: str) -> None:
             with self._lock:

@@ -22,13 +22,12 @@ import argparse
 import os
 import sys
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from infraagent.cli.common import load_agent_or_report
+from infraagent.cli.common import SystemClock, load_agent_or_report
 from infraagent.cli.run_cluster import run_agent_run
 from infraagent.errors import UsageError
 from infraagent.loading.bundle import AgentBundle
@@ -44,11 +43,6 @@ from infraagent.runtime.loop import RunPorts, run_agent
 from infraagent.runtime.offline import OfflineExecutor
 from infraagent.runtime.record import run_status
 from infraagent.settings import Settings
-
-
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def register(commands: Any) -> None:
@@ -134,7 +128,7 @@ def _run(
     assert agent is not None
     inputs = agent_input(agent, bundle.environment, bundle.sheets, bundle.instructions)
     redactor = Redactor.with_values(config.secrets())
-    ports = RunPorts(make_provider(config), OfflineExecutor(), redactor, _SystemClock(), _show)
+    ports = RunPorts(make_provider(config), OfflineExecutor(), redactor, SystemClock(), _show)
     print(
         f"{agent.spec.emoji or '🤖'} {agent.metadata.name}: {config.provider.value}/{config.model}"
     )

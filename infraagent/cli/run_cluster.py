@@ -25,13 +25,13 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 
 from infraagent.adapters.git import GitFleetRepository
 from infraagent.adapters.kube.client import KubeClient
 from infraagent.adapters.kube.executor import KubeToolExecutor, MapperCache
 from infraagent.admission import agent_username
+from infraagent.cli.common import SystemClock
 from infraagent.errors import KubeError, UsageError
 from infraagent.models.agent import InfraAgent
 from infraagent.models.agentrun import RunPhase
@@ -78,13 +78,6 @@ class GitSkillFetcher:
             for name in (SKILL_MD_KEY, SKILL_SHEET_KEY)
             if (folder / name).is_file()
         }
-
-
-class SystemClock:
-    """The wall clock, in UTC."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def key_from_environment(settings: Settings) -> SecretReader:
